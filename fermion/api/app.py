@@ -1,0 +1,68 @@
+"""The ASGI application: the Events API on a plain ASGI path, everything else on FastAPI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from fermion import __version__
+from fermion.api.errors import install_error_handlers
+from fermion.api.operations import operations_router
+from fermion.ingest import EventsApi, Receive, Scope, Send, route_of
+from fermion.queue import Inbox
+from fermion.runtime import Runtime
+
+
+class FermionApp:
+    """Dispatches Events API requests to the hot path and the rest to FastAPI."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.events_api = EventsApi(
+            runtime.authenticator, runtime.acceptor, runtime.committer, runtime.limiter, runtime.metrics,
+            runtime.settings.max_request_bytes,
+        )
+        self.framework = _framework(runtime)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and route_of(scope["path"]) is not None:
+            await self.events_api(scope, receive, send)
+        else:
+            await self.framework(scope, receive, send)
+
+
+def _framework(runtime: Runtime) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        runtime.committer.start()
+        try:
+            yield
+        finally:
+            runtime.committer.stop()
+
+    app = FastAPI(
+        title="Fermion",
+        version=__version__,
+        description="An open-source customer data platform, wire-compatible with mParticle's HTTP APIs.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(operations_router(runtime))
+    runtime.metrics.add_gauges(lambda: _inbox_gauges(runtime.inbox))
+    return app
+
+
+def _inbox_gauges(inbox: Inbox) -> list[tuple[str, str, float]]:
+    status = inbox.status()
+    return [
+        ("fermion_inbox_depth", "Batches waiting in the inbox", float(status.depth)),
+        ("fermion_inbox_parked", "Batches parked after a processing error", float(status.parked)),
+        ("fermion_processing_lag_seconds", "Age of the oldest waiting batch", status.lag_ms / 1000),
+    ]
+
+
+def create_app(runtime: Runtime) -> FermionApp:
+    """The ASGI app of one Fermion process."""
+    return FermionApp(runtime)

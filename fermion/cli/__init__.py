@@ -1,0 +1,1 @@
+"""The `fermion …` commands (typer)."""

@@ -1,0 +1,40 @@
+"""The `fermion` command."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from fermion import __version__
+from fermion.cli import pipeline, serve, tenancy
+from fermion.errors import FermionError
+
+app = typer.Typer(
+    help="Fermion: an open-source customer data platform, wire-compatible with mParticle's HTTP APIs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve.serve)
+app.command("api")(serve.api)
+app.command("worker")(serve.worker)
+app.command("migrate")(serve.migrate)
+app.add_typer(tenancy.workspaces, name="workspaces")
+app.add_typer(tenancy.inputs, name="inputs")
+app.add_typer(pipeline.inbox, name="inbox")
+app.add_typer(pipeline.events, name="events")
+
+
+@app.command("version")
+def version() -> None:
+    """Print Fermion's version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Entry point: run a command; Fermion errors print their message and exit non-zero."""
+    try:
+        app()
+    except FermionError as error:
+        typer.echo(f"Error: {error.message}", err=True)
+        sys.exit(2)

@@ -1,0 +1,121 @@
+"""`fermion serve|api|worker|migrate`: run the roles of Fermion."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from fermion.api import create_app
+from fermion.logs import configure_logging
+from fermion.runtime import Runtime
+from fermion.settings import Settings
+
+_log = logging.getLogger("fermion.cli")
+
+
+def _settings(host: str | None, port: int | None) -> Settings:
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+def _print_credentials(runtime: Runtime) -> None:
+    created = runtime.tenancy.bootstrap()
+    if created is not None:
+        print("Created the default workspace and a server input. Keep the secret: it is shown only once.")
+        print(f"API key: {created.input.api_key}")
+        print(f"API secret: {created.api_secret}", flush=True)
+    else:
+        keys = ", ".join(i.api_key for i in runtime.tenancy.list_inputs()[:3])
+        print(f"Inputs: {keys} (list them with `fermion inputs list`; rotate a secret with "
+              "`fermion inputs rotate-secret KEY`)", flush=True)
+
+
+def _uvicorn(runtime: Runtime, tls_cert: Path | None, tls_key: Path | None) -> uvicorn.Server:
+    config = uvicorn.Config(
+        create_app(runtime),
+        host=runtime.settings.host,
+        port=runtime.settings.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+    )
+    return uvicorn.Server(config)
+
+
+def serve(
+    host: str = typer.Option(None, help="Bind address (FERMION_HOST)."),
+    port: int = typer.Option(None, help="Port (FERMION_PORT)."),
+) -> None:
+    """Run the API and the pipeline worker in one process (the embedded stores' way)."""
+    runtime = Runtime.open(_settings(host, port))
+    try:
+        _print_credentials(runtime)
+        worker = runtime.new_worker()
+        thread = threading.Thread(target=worker.run, name="fermion-worker", daemon=True)
+        thread.start()
+        print(f"Fermion listening on http://{runtime.settings.host}:{runtime.settings.port}", flush=True)
+        _uvicorn(runtime, None, None).run()
+        worker.stop()
+        thread.join(timeout=30)
+    finally:
+        runtime.close()
+
+
+def api(
+    host: str = typer.Option(None, help="Bind address (FERMION_HOST)."),
+    port: int = typer.Option(None, help="Port (FERMION_PORT)."),
+) -> None:
+    """Run only the HTTP API (scale-out on PostgreSQL; start workers with `fermion worker`)."""
+    runtime = Runtime.open(_settings(host, port))
+    try:
+        runtime.require_scale_out_stores("api")
+        _print_credentials(runtime)
+        print(f"Fermion API listening on http://{runtime.settings.host}:{runtime.settings.port}", flush=True)
+        _uvicorn(runtime, None, None).run()
+    finally:
+        runtime.close()
+
+
+def worker(
+    worker_id: str = typer.Option(None, help="A stable name for this worker (default: random)."),
+) -> None:
+    """Run only a pipeline worker: several at once on PostgreSQL; on the embedded stores only while no
+    other Fermion process holds them."""
+    import signal
+
+    runtime = Runtime.open(_settings(None, None))
+    try:
+        runtime.events  # noqa: B018 - opens the event store now, failing clearly if another process holds it
+        if runtime.settings.worker_metrics_port:
+            from prometheus_client import start_http_server
+
+            start_http_server(runtime.settings.worker_metrics_port, registry=runtime.metrics.registry)
+        pipeline_worker = runtime.new_worker(worker_id)
+        signal.signal(signal.SIGTERM, lambda *_: pipeline_worker.stop())
+        signal.signal(signal.SIGINT, lambda *_: pipeline_worker.stop())
+        print(f"Fermion worker {pipeline_worker.worker_id} started", flush=True)
+        pipeline_worker.run()
+    finally:
+        runtime.close()
+
+
+def migrate() -> None:
+    """Bring the state store's schema up to date (every start does this too)."""
+    runtime = Runtime.open(_settings(None, None))
+    runtime.close()
+    print("State store is up to date.")
+

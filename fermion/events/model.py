@@ -1,0 +1,70 @@
+"""What the event store keeps for each event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+COLUMNS = (
+    "workspace_id", "input_id", "event_uid", "mpid", "event_type", "event_name", "timestamp_ms", "received_ms",
+    "session_uuid", "session_id", "environment", "source_message_id", "inbox_id", "body",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One event as stored: the columns queries filter on, plus the full event JSON in ``body``.
+
+    ``event_uid`` is the event's identity for de-duplication within a workspace: its ``source_message_id``
+    when the client sent one, otherwise derived from the inbox batch and position (stable across replays).
+    ``seq`` is assigned by the store on append (0 before).
+    """
+
+    workspace_id: int
+    input_id: int
+    event_uid: str
+    mpid: int
+    event_type: str
+    event_name: str
+    timestamp_ms: int
+    received_ms: int
+    session_uuid: str | None
+    session_id: int | None
+    environment: str
+    source_message_id: str | None
+    inbox_id: int
+    body: str
+    seq: int = 0
+
+
+class EventStore(Protocol):
+    """The history of events: appended by the pipeline, read by tail, audiences, analytics and privacy."""
+
+    dialect: str
+
+    def append(self, events: list[StoredEvent]) -> int:
+        """Store ``events`` in a few set-based statements; events already stored are skipped.
+
+        Returns how many were new.
+        """
+        ...
+
+    def tail(self, after_seq: int, limit: int = 100, workspace_id: int | None = None) -> list[StoredEvent]:
+        """Events stored after ``after_seq``, in storage order."""
+        ...
+
+    def last_seq(self) -> int:
+        """The sequence number of the newest stored event (0 when empty)."""
+        ...
+
+    def count(self, workspace_id: int | None = None) -> int:
+        """How many events are stored (in one workspace, or in all)."""
+        ...
+
+    def events_of(self, workspace_id: int, mpid: int) -> list[StoredEvent]:
+        """Every stored event of one user, oldest first."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's connections and file locks."""
+        ...

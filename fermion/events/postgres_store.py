@@ -1,0 +1,134 @@
+"""The scale-out event store: one PostgreSQL table, written by any number of workers."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import psycopg
+
+from fermion.events.model import COLUMNS, StoredEvent
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq BIGSERIAL NOT NULL,
+    workspace_id INTEGER NOT NULL,
+    input_id INTEGER NOT NULL,
+    event_uid TEXT NOT NULL,
+    mpid BIGINT NOT NULL,
+    event_type TEXT NOT NULL,
+    event_name TEXT NOT NULL,
+    timestamp_ms BIGINT NOT NULL,
+    received_ms BIGINT NOT NULL,
+    session_uuid TEXT,
+    session_id BIGINT,
+    environment TEXT NOT NULL,
+    source_message_id TEXT,
+    inbox_id BIGINT NOT NULL,
+    body JSONB NOT NULL,
+    PRIMARY KEY (workspace_id, event_uid)
+);
+CREATE INDEX IF NOT EXISTS ix_events_seq ON events (seq);
+CREATE INDEX IF NOT EXISTS ix_events_user ON events (workspace_id, mpid, timestamp_ms);
+CREATE TABLE IF NOT EXISTS event_store_schema (version INTEGER NOT NULL);
+"""
+_VERSION = 1
+_SELECT = "SELECT " + ", ".join(COLUMNS) + ", seq FROM events"
+
+
+def plain_postgres_url(url: str) -> str:
+    """A libpq URL from any of the spellings Fermion accepts."""
+    for prefix in ("postgresql+psycopg://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url[len(prefix) :]
+    return url
+
+
+class PostgresEventStore:
+    """Events in PostgreSQL; appends COPY into a staging table, then insert what is new in one statement."""
+
+    dialect = "postgres"
+
+    def __init__(self, url: str) -> None:
+        self._url = plain_postgres_url(url)
+        self._local = threading.local()
+        with psycopg.connect(self._url, autocommit=True) as con:
+            con.execute("SELECT pg_advisory_lock(727001)")
+            try:
+                con.execute(_SCHEMA)
+                if con.execute("SELECT count(*) FROM event_store_schema").fetchone() == (0,):
+                    con.execute("INSERT INTO event_store_schema VALUES (%s)", [_VERSION])
+            finally:
+                con.execute("SELECT pg_advisory_unlock(727001)")
+        self._connections: list[psycopg.Connection[Any]] = []
+        self._connections_lock = threading.Lock()
+
+    def _con(self) -> psycopg.Connection[Any]:
+        con: psycopg.Connection[Any] | None = getattr(self._local, "con", None)
+        if con is None or con.closed:
+            con = psycopg.connect(self._url)
+            self._local.con = con
+            with self._connections_lock:
+                self._connections.append(con)
+        return con
+
+    def append(self, events: list[StoredEvent]) -> int:
+        if not events:
+            return 0
+        con = self._con()
+        with con.transaction(), con.cursor() as cur:
+            cur.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS incoming ON COMMIT DELETE ROWS AS "
+                f"SELECT {', '.join(COLUMNS)} FROM events WITH NO DATA"
+            )
+            with cur.copy(f"COPY incoming ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                for e in events:
+                    copy.write_row(tuple(getattr(e, name) for name in COLUMNS))
+            cur.execute(
+                f"INSERT INTO events ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM incoming "
+                "ORDER BY inbox_id ON CONFLICT DO NOTHING"
+            )
+            return cur.rowcount
+
+    def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        con = self._con()
+        with con.transaction(), con.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+    def _rows(self, sql: str, params: list[Any]) -> list[StoredEvent]:
+        rows = []
+        for values in self._query(sql, params):
+            body = values[13]
+            rows.append(StoredEvent(*values[:13], body if isinstance(body, str) else _json(body), values[14]))
+        return rows
+
+    def tail(self, after_seq: int, limit: int = 100, workspace_id: int | None = None) -> list[StoredEvent]:
+        where = "seq > %s" + ("" if workspace_id is None else " AND workspace_id = %s")
+        params: list[Any] = [after_seq] + ([] if workspace_id is None else [workspace_id])
+        return self._rows(f"{_SELECT} WHERE {where} ORDER BY seq LIMIT {int(limit)}", params)
+
+    def last_seq(self) -> int:
+        return int(self._query("SELECT coalesce(max(seq), 0) FROM events", [])[0][0])
+
+    def count(self, workspace_id: int | None = None) -> int:
+        if workspace_id is None:
+            return int(self._query("SELECT count(*) FROM events", [])[0][0])
+        return int(self._query("SELECT count(*) FROM events WHERE workspace_id = %s", [workspace_id])[0][0])
+
+    def events_of(self, workspace_id: int, mpid: int) -> list[StoredEvent]:
+        return self._rows(
+            f"{_SELECT} WHERE workspace_id = %s AND mpid = %s ORDER BY timestamp_ms, seq", [workspace_id, mpid]
+        )
+
+    def close(self) -> None:
+        with self._connections_lock:
+            for con in self._connections:
+                con.close()
+            self._connections.clear()
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"))

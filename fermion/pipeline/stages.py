@@ -1,0 +1,95 @@
+"""The stages a micro-batch of inbox items goes through, in order; the rules live in the contexts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from fermion.events import StoredEvent
+from fermion.identity import mpid_for
+from fermion.ids import stable_int64
+from fermion.ingest import identities_of
+from fermion.platform import Input
+from fermion.profiles import ProfileUpdate
+from fermion.queue import InboxItem
+from fermion.schema import Batch, decode_batch, encode_event, event_name_of, event_type_of
+
+SOURCE_FEED_ATTRIBUTE = "mParticle Source Feed"
+
+
+@dataclass
+class Prepared:
+    """What one micro-batch will write: events for the event store, updates for profiles."""
+
+    events: list[StoredEvent] = field(default_factory=list)
+    profiles: list[ProfileUpdate] = field(default_factory=list)
+    item_ids: list[int] = field(default_factory=list)
+
+
+def prepare(item: InboxItem, source: Input | None, into: Prepared) -> None:
+    """Decode one inbox item, resolve its user, and add its events and profile update to ``into``.
+
+    Raises on a batch that cannot be processed; the worker parks it.
+    """
+    batch = decode_batch(item.payload).batch
+    mpid, provisional = mpid_for(item.workspace_id, item.user_key)
+    _feed_attribute(batch, source)
+    environment = batch.environment if batch.environment != "unknown" else "production"
+    for index, event in enumerate(batch.events or ()):
+        data = event.data
+        timestamp = data.timestamp_unixtime_ms if data.timestamp_unixtime_ms is not None else item.received_ms
+        session_uuid = data.session_uuid
+        into.events.append(
+            StoredEvent(
+                workspace_id=item.workspace_id,
+                input_id=item.input_id,
+                event_uid=data.source_message_id or f"inbox:{item.id}:{index}",
+                mpid=mpid,
+                event_type=event_type_of(event),
+                event_name=event_name_of(event),
+                timestamp_ms=timestamp,
+                received_ms=item.received_ms,
+                session_uuid=session_uuid,
+                session_id=data.session_id
+                if data.session_id is not None
+                else (stable_int64(session_uuid.upper()) if session_uuid else None),
+                environment=environment,
+                source_message_id=data.source_message_id,
+                inbox_id=item.id,
+                body=encode_event(event).decode(),
+            )
+        )
+    users, devices = identities_of(batch)
+    if batch.mp_deviceid:
+        devices["mp_deviceid"] = batch.mp_deviceid
+    consent: dict[str, dict[str, Any]] = {}
+    if batch.consent_state is not None:
+        consent = {k: v for k, v in msgspec.to_builtins(batch.consent_state).items() if isinstance(v, dict)}
+    into.profiles.append(
+        ProfileUpdate(
+            workspace_id=item.workspace_id,
+            mpid=mpid,
+            provisional=provisional,
+            seen_ms=item.received_ms,
+            user_attributes=dict(batch.user_attributes or {}),
+            deleted_user_attributes=tuple(batch.deleted_user_attributes or ()),
+            user_identities=users,
+            device_identities=devices,
+            consent_state=consent,
+        )
+    )
+    into.item_ids.append(item.id)
+
+
+def _feed_attribute(batch: Batch, source: Input | None) -> None:
+    """Events from a feed input carry the feed's name, as mParticle documents for feeds."""
+    if source is None or source.kind != "feed":
+        return
+    for event in batch.events or ():
+        data: Any = event.data
+        if hasattr(data, "custom_attributes"):
+            attributes = dict(data.custom_attributes or {})
+            attributes[SOURCE_FEED_ATTRIBUTE] = source.name
+            data.custom_attributes = attributes

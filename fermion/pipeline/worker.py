@@ -1,0 +1,169 @@
+"""The pipeline worker: claims inbox micro-batches from its partitions and runs the stages on them.
+
+Per micro-batch: decode and resolve every batch, append the events to the event store (idempotent on
+``event_uid``), then in one state-store transaction apply the profile updates and delete the processed
+inbox rows. A crash between the two replays the micro-batch, which changes nothing. A batch that fails is
+parked with its error; the worker goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from fermion.clock import Clock
+from fermion.events import EventStore
+from fermion.metrics import Metrics
+from fermion.pipeline.stages import Prepared, prepare
+from fermion.platform import Input, Tenancy
+from fermion.profiles import ProfileStore
+from fermion.queue import INBOX_PARTITIONS, Inbox, InboxItem, PartitionLeases
+
+_log = logging.getLogger("fermion.pipeline")
+
+
+@dataclass(frozen=True)
+class TickResult:
+    """What one pass of the worker did."""
+
+    claimed: int
+    processed: int
+    parked: int
+    events_stored: int
+
+
+class Worker:
+    """Processes inbox work for the partitions it leases."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        inbox: Inbox,
+        events: EventStore,
+        profiles: ProfileStore,
+        tenancy: Tenancy,
+        clock: Clock,
+        metrics: Metrics,
+        *,
+        batch_size: int,
+        lease_ms: int,
+        poll_ms: int,
+        dedupe_retention_ms: int,
+        worker_id: str | None = None,
+    ) -> None:
+        self._engine = engine
+        self._inbox = inbox
+        self._events = events
+        self._profiles = profiles
+        self._tenancy = tenancy
+        self._clock = clock
+        self._metrics = metrics
+        self._batch_size = batch_size
+        self._poll_s = poll_ms / 1000
+        self._dedupe_retention_ms = dedupe_retention_ms
+        self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
+        self._leases = PartitionLeases(engine, clock, self.worker_id, lease_ms)
+        self._renew_every_ms = max(100, lease_ms // 3)
+        self._next_renew_ms = 0
+        self._next_purge_ms = 0
+        self._partitions: list[int] = []
+        self._inputs: dict[int, Input] = {}
+        self._stop = threading.Event()
+
+    def tick(self) -> TickResult:
+        """Renew leases when due, then claim and process one micro-batch."""
+        now = self._clock.now_ms()
+        if now >= self._next_renew_ms:
+            self._partitions = self._leases.renew()
+            self._next_renew_ms = now + self._renew_every_ms
+        if now >= self._next_purge_ms:
+            self._inbox.forget_requests_before(now - self._dedupe_retention_ms)
+            self._next_purge_ms = now + 3_600_000
+        owned = None if len(self._partitions) == INBOX_PARTITIONS else self._partitions
+        items = self._inbox.claim(owned, self._batch_size)
+        if not items:
+            return TickResult(0, 0, 0, 0)
+        try:
+            stored, parked = self._process(items)
+        except Exception:  # worker guard: isolate the failing batch by processing one at a time
+            _log.exception("micro-batch failed; retrying its batches one by one", extra={"size": len(items)})
+            stored, parked = 0, 0
+            for item in items:
+                try:
+                    s, p = self._process([item])
+                    stored, parked = stored + s, parked + p
+                except Exception as exc:  # worker guard: park it with its error and go on
+                    self._park(item, exc)
+                    parked += 1
+        processed = len(items) - parked
+        self._metrics.batches_processed.inc(processed)
+        self._metrics.events_stored.inc(stored)
+        return TickResult(len(items), processed, parked, stored)
+
+    def _process(self, items: list[InboxItem]) -> tuple[int, int]:
+        prepared = Prepared()
+        parked = 0
+        for item in items:
+            try:
+                prepare(item, self._input(item.input_id), prepared)
+            except Exception as exc:  # worker guard: a batch that cannot be decoded or resolved is parked
+                self._park(item, exc)
+                parked += 1
+        stored = self._events.append(prepared.events)
+        with self._engine.begin() as conn:
+            self._profiles.apply(conn, prepared.profiles, self._clock.now_ms())
+            self._inbox.ack(conn, prepared.item_ids)
+        return stored, parked
+
+    def _park(self, item: InboxItem, exc: Exception) -> None:
+        _log.error("batch parked", extra={"inbox_id": item.id, "error": repr(exc)})
+        self._inbox.park(item.id, f"{type(exc).__name__}: {exc}")
+        self._metrics.batches_parked.inc()
+
+    def _input(self, input_id: int) -> Input | None:
+        found = self._inputs.get(input_id)
+        if found is None:
+            try:
+                found = self._tenancy.get_input(input_id)
+            except Exception:  # an input deleted since acceptance: process without feed details
+                return None
+            self._inputs[input_id] = found
+        return found
+
+    def run(self) -> None:
+        """Process until :meth:`stop` is called; sleeps only when there is nothing to do."""
+        _log.info("worker started", extra={"worker_id": self.worker_id})
+        try:
+            while not self._stop.is_set():
+                try:
+                    result = self.tick()
+                except Exception:  # worker guard: a store outage must not end the worker
+                    _log.exception("worker tick failed; retrying")
+                    self._stop.wait(1.0)
+                    continue
+                if result.claimed == 0:
+                    self._stop.wait(self._poll_s)
+        finally:
+            try:
+                self._leases.release()
+            except Exception:  # the leases expire on their own
+                _log.warning("could not release partition leases")
+            _log.info("worker stopped", extra={"worker_id": self.worker_id})
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return after the current micro-batch."""
+        self._stop.set()
+
+    def drain(self, timeout_s: float = 30.0) -> None:
+        """Process until the inbox has no pending work this worker can reach (tests, CLI)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._next_renew_ms = 0
+            if self.tick().claimed == 0:
+                return
+        raise TimeoutError("the inbox did not drain in time")

@@ -1,0 +1,47 @@
+"""Tenancy tables: org → account → workspace, and the inputs that send data into a workspace."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, ForeignKey, Integer, String, Table
+
+from fermion.store.metadata import metadata
+
+orgs = Table(
+    "orgs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("org_id", Integer, ForeignKey("orgs.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+inputs = Table(
+    "inputs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workspace_id", Integer, ForeignKey("workspaces.id"), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),  # platform | feed
+    Column("platform", String(40), nullable=False),  # server, web, iOS, Android, … or the feed's partner
+    Column("name", String(200), nullable=False),
+    Column("api_key", String(64), nullable=False, unique=True),
+    Column("secret_hash", String(128), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("secret_rotated_ms", BigInteger, nullable=False),
+)

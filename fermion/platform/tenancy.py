@@ -1,0 +1,178 @@
+"""Orgs, accounts, workspaces and inputs, and the credentials inputs authenticate with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select, update
+
+from fermion.clock import Clock
+from fermion.errors import BadRequest, NotFound
+from fermion.ids import hash_secret, new_api_key, new_api_secret
+from fermion.platform.tables import accounts, inputs, orgs, workspaces
+
+INPUT_KINDS = ("platform", "feed")
+PLATFORMS = (
+    "server", "web", "iOS", "Android", "tvOS", "Roku", "Alexa", "SmartTV", "FireTV", "Xbox", "MobileWeb",
+)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A workspace: the unit data, profiles and configuration belong to."""
+
+    id: int
+    account_id: int
+    org_id: int
+    name: str
+    created_ms: int
+
+
+@dataclass(frozen=True)
+class Input:
+    """A source of data for a workspace (a platform input or a feed); its secret is never kept in clear."""
+
+    id: int
+    workspace_id: int
+    kind: str
+    platform: str
+    name: str
+    api_key: str
+    created_ms: int
+    secret_rotated_ms: int
+    secret_hash: str
+
+
+@dataclass(frozen=True)
+class InputCredentials:
+    """An input with its API secret, returned once: on creation and on rotation."""
+
+    input: Input
+    api_secret: str
+
+
+class Tenancy:
+    """Creates and finds workspaces and inputs in the state store."""
+
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def is_empty(self) -> bool:
+        """Whether no workspace exists yet (a first start)."""
+        with self._engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(workspaces)).scalar_one()) == 0
+
+    def create_workspace(self, name: str, account_id: int | None = None) -> Workspace:
+        """A new workspace in ``account_id`` (default: the first account, created with its org if missing)."""
+        if not name.strip():
+            raise BadRequest("Workspace name must not be empty.")
+        now = self._clock.now_ms()
+        with self._engine.begin() as conn:
+            if account_id is None:
+                account_id = conn.execute(select(func.min(accounts.c.id))).scalar()
+                if account_id is None:
+                    org_id = conn.execute(insert(orgs).values(name="Default Org", created_ms=now)).inserted_primary_key
+                    assert org_id is not None
+                    account_id = conn.execute(
+                        insert(accounts).values(org_id=org_id[0], name="Default Account", created_ms=now)
+                    ).inserted_primary_key[0]
+            elif conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).first() is None:
+                raise NotFound(f"Account {account_id} does not exist.")
+            new_id = conn.execute(
+                insert(workspaces).values(account_id=account_id, name=name.strip(), created_ms=now)
+            ).inserted_primary_key[0]
+        return self.get_workspace(int(new_id))
+
+    def get_workspace(self, workspace_id: int) -> Workspace:
+        """The workspace ``workspace_id``, or NotFound."""
+        for workspace in self._workspaces(workspaces.c.id == workspace_id):
+            return workspace
+        raise NotFound(f"Workspace {workspace_id} does not exist.")
+
+    def list_workspaces(self) -> list[Workspace]:
+        """Every workspace, oldest first."""
+        return self._workspaces(None)
+
+    def _workspaces(self, where: Any) -> list[Workspace]:
+        query = select(
+            workspaces.c.id, workspaces.c.account_id, accounts.c.org_id, workspaces.c.name, workspaces.c.created_ms
+        ).join(accounts, accounts.c.id == workspaces.c.account_id)
+        if where is not None:
+            query = query.where(where)
+        with self._engine.connect() as conn:
+            return [Workspace(*row) for row in conn.execute(query.order_by(workspaces.c.id))]
+
+    def create_input(
+        self, workspace_id: int, name: str, *, kind: str = "platform", platform: str = "server"
+    ) -> InputCredentials:
+        """A new input of ``workspace_id`` with fresh credentials; the secret is returned only here."""
+        if kind not in INPUT_KINDS:
+            raise BadRequest(f"Input kind must be one of {', '.join(INPUT_KINDS)}, not {kind!r}.")
+        if kind == "platform" and platform not in PLATFORMS:
+            raise BadRequest(f"Platform must be one of {', '.join(PLATFORMS)}, not {platform!r}.")
+        if not name.strip():
+            raise BadRequest("Input name must not be empty.")
+        self.get_workspace(workspace_id)
+        secret = new_api_secret()
+        now = self._clock.now_ms()
+        with self._engine.begin() as conn:
+            new_id = conn.execute(
+                insert(inputs).values(
+                    workspace_id=workspace_id, kind=kind, platform=platform, name=name.strip(),
+                    api_key=new_api_key(), secret_hash=hash_secret(secret), created_ms=now, secret_rotated_ms=now,
+                )
+            ).inserted_primary_key[0]
+        return InputCredentials(self.get_input(int(new_id)), secret)
+
+    def get_input(self, input_id: int) -> Input:
+        """The input ``input_id``, or NotFound."""
+        for found in self._inputs(inputs.c.id == input_id):
+            return found
+        raise NotFound(f"Input {input_id} does not exist.")
+
+    def find_input_by_key(self, api_key: str) -> Input | None:
+        """The input whose API key is ``api_key``, if any."""
+        found = self._inputs(inputs.c.api_key == api_key)
+        return found[0] if found else None
+
+    def list_inputs(self, workspace_id: int | None = None) -> list[Input]:
+        """Inputs of one workspace, or of all."""
+        return self._inputs(None if workspace_id is None else inputs.c.workspace_id == workspace_id)
+
+    def _inputs(self, where: Any) -> list[Input]:
+        query = select(
+            inputs.c.id, inputs.c.workspace_id, inputs.c.kind, inputs.c.platform, inputs.c.name,
+            inputs.c.api_key, inputs.c.created_ms, inputs.c.secret_rotated_ms, inputs.c.secret_hash,
+        )
+        if where is not None:
+            query = query.where(where)
+        with self._engine.connect() as conn:
+            return [Input(*row) for row in conn.execute(query.order_by(inputs.c.id))]
+
+    def rotate_secret(self, key_or_id: str) -> InputCredentials:
+        """Give an input (by API key or id) a new secret; the old one stops working at once."""
+        found = self.find_input_by_key(key_or_id)
+        if found is None and key_or_id.isdigit():
+            found = self.get_input(int(key_or_id))
+        if found is None:
+            raise NotFound(f"No input has API key or id {key_or_id!r}.")
+        secret = new_api_secret()
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(inputs)
+                .where(inputs.c.id == found.id)
+                .values(secret_hash=hash_secret(secret), secret_rotated_ms=self._clock.now_ms())
+            )
+        return InputCredentials(self.get_input(found.id), secret)
+
+    def bootstrap(self) -> InputCredentials | None:
+        """On an empty store, create the default org, account, workspace and server input.
+
+        Returns the new input's credentials (to print once), or None when the store already had a workspace.
+        """
+        if not self.is_empty():
+            return None
+        workspace = self.create_workspace("Default Workspace")
+        return self.create_input(workspace.id, "Default server input", kind="platform", platform="server")

@@ -1,0 +1,168 @@
+"""The profile store: one profile per (workspace, MPID) with its attributes, identities and consent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, Engine, and_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from fermion.profiles.tables import profile_identities, profiles
+
+AttributeValue = str | int | float | bool | None | list[str | int | float | bool | None]
+_encode = msgspec.json.Encoder(order="sorted").encode
+_decode = msgspec.json.decode
+
+
+@dataclass(frozen=True)
+class ProfileUpdate:
+    """What one batch tells about its user, applied in inbox order."""
+
+    workspace_id: int
+    mpid: int
+    provisional: bool
+    seen_ms: int
+    user_attributes: dict[str, AttributeValue] = field(default_factory=dict)
+    deleted_user_attributes: tuple[str, ...] = ()
+    user_identities: dict[str, str] = field(default_factory=dict)
+    device_identities: dict[str, str] = field(default_factory=dict)
+    consent_state: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A stored profile."""
+
+    workspace_id: int
+    mpid: int
+    provisional: bool
+    user_attributes: dict[str, AttributeValue]
+    user_identities: dict[str, str]
+    device_identities: dict[str, str]
+    consent_state: dict[str, dict[str, Any]]
+    first_seen_ms: int
+    last_seen_ms: int
+
+
+def _merge_consent(current: dict[str, dict[str, Any]], incoming: dict[str, dict[str, Any]]) -> None:
+    for regulation, purposes in incoming.items():
+        current.setdefault(regulation, {}).update(purposes)
+
+
+class ProfileStore:
+    """Reads profiles and applies batches to them, a micro-batch at a time."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    def apply(self, conn: Connection, updates: Sequence[ProfileUpdate], now_ms: int) -> None:
+        """Apply ``updates`` in order inside the caller's transaction: one read and two upserts in all."""
+        if not updates:
+            return
+        keys = {(u.workspace_id, u.mpid) for u in updates}
+        current = self._load(conn, keys)
+        touched: dict[tuple[int, int], Profile] = {}
+        identity_rows: dict[tuple[int, str, str], int] = {}
+        for u in updates:
+            key = (u.workspace_id, u.mpid)
+            old = touched.get(key) or current.get(key)
+            attributes = dict(old.user_attributes) if old else {}
+            for name in u.deleted_user_attributes:
+                attributes.pop(name, None)
+            attributes.update(u.user_attributes)
+            consent = {k: dict(v) for k, v in old.consent_state.items()} if old else {}
+            _merge_consent(consent, u.consent_state)
+            touched[key] = Profile(
+                workspace_id=u.workspace_id,
+                mpid=u.mpid,
+                provisional=old.provisional and u.provisional if old else u.provisional,
+                user_attributes=attributes,
+                user_identities={**(old.user_identities if old else {}), **u.user_identities},
+                device_identities={**(old.device_identities if old else {}), **u.device_identities},
+                consent_state=consent,
+                first_seen_ms=min(old.first_seen_ms, u.seen_ms) if old else u.seen_ms,
+                last_seen_ms=max(old.last_seen_ms, u.seen_ms) if old else u.seen_ms,
+            )
+            for name, value in u.user_identities.items():
+                identity_rows[(u.workspace_id, name, value)] = u.mpid
+        rows = [
+            {
+                "workspace_id": p.workspace_id, "mpid": p.mpid, "provisional": int(p.provisional),
+                "user_attributes": _encode(p.user_attributes).decode(),
+                "user_identities": _encode(p.user_identities).decode(),
+                "device_identities": _encode(p.device_identities).decode(),
+                "consent_state": _encode(p.consent_state).decode(),
+                "first_seen_ms": p.first_seen_ms, "last_seen_ms": p.last_seen_ms, "updated_ms": now_ms,
+            }
+            for p in touched.values()
+        ]
+        upsert = self._insert(profiles)
+        conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["workspace_id", "mpid"],
+                set_={name: upsert.excluded[name] for name in rows[0] if name not in ("workspace_id", "mpid")},
+            ),
+            rows,
+        )
+        if identity_rows:
+            upsert_identity = self._insert(profile_identities)
+            conn.execute(
+                upsert_identity.on_conflict_do_update(
+                    index_elements=["workspace_id", "identity_type", "identity_value"],
+                    set_={"mpid": upsert_identity.excluded.mpid, "updated_ms": upsert_identity.excluded.updated_ms},
+                ),
+                [
+                    {"workspace_id": w, "identity_type": t, "identity_value": v, "mpid": m, "updated_ms": now_ms}
+                    for (w, t, v), m in identity_rows.items()
+                ],
+            )
+
+    def _load(self, conn: Connection, keys: set[tuple[int, int]]) -> dict[tuple[int, int], Profile]:
+        by_workspace: dict[int, list[int]] = {}
+        for workspace_id, mpid in keys:
+            by_workspace.setdefault(workspace_id, []).append(mpid)
+        found: dict[tuple[int, int], Profile] = {}
+        for workspace_id, mpids in by_workspace.items():
+            for start in range(0, len(mpids), 500):
+                chunk = mpids[start : start + 500]
+                query = select(profiles).where(
+                    and_(profiles.c.workspace_id == workspace_id, profiles.c.mpid.in_(chunk))
+                )
+                for row in conn.execute(query).mappings():
+                    profile = _profile(row)
+                    found[(profile.workspace_id, profile.mpid)] = profile
+        return found
+
+    def get(self, workspace_id: int, mpid: int) -> Profile | None:
+        """The profile of ``mpid`` in ``workspace_id``, if any."""
+        with self._engine.connect() as conn:
+            return self._load(conn, {(workspace_id, mpid)}).get((workspace_id, mpid))
+
+    def find_by_identity(self, workspace_id: int, identity_type: str, value: str) -> int | None:
+        """The MPID that holds a user identity, if any."""
+        query = select(profile_identities.c.mpid).where(
+            profile_identities.c.workspace_id == workspace_id,
+            profile_identities.c.identity_type == identity_type,
+            profile_identities.c.identity_value == value,
+        )
+        with self._engine.connect() as conn:
+            found = conn.execute(query).scalar()
+        return None if found is None else int(found)
+
+
+def _profile(row: Any) -> Profile:
+    return Profile(
+        workspace_id=int(row["workspace_id"]),
+        mpid=int(row["mpid"]),
+        provisional=bool(row["provisional"]),
+        user_attributes=_decode(row["user_attributes"]),
+        user_identities=_decode(row["user_identities"]),
+        device_identities=_decode(row["device_identities"]),
+        consent_state=_decode(row["consent_state"]),
+        first_seen_ms=int(row["first_seen_ms"]),
+        last_seen_ms=int(row["last_seen_ms"]),
+    )

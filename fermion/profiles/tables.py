@@ -1,0 +1,32 @@
+"""Profile tables: one row per (workspace, MPID) and the identities that point at it."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Integer, SmallInteger, String, Table, Text
+
+from fermion.store.metadata import metadata
+
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("workspace_id", Integer, primary_key=True, autoincrement=False),
+    Column("mpid", BigInteger, primary_key=True, autoincrement=False),
+    Column("provisional", SmallInteger, nullable=False, default=0),
+    Column("user_attributes", Text, nullable=False),  # JSON object
+    Column("user_identities", Text, nullable=False),  # JSON object: identity type → value
+    Column("device_identities", Text, nullable=False),  # JSON object: device id type → value
+    Column("consent_state", Text, nullable=False),  # JSON object in the batch's consent_state shape
+    Column("first_seen_ms", BigInteger, nullable=False),
+    Column("last_seen_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+
+profile_identities = Table(
+    "profile_identities",
+    metadata,
+    Column("workspace_id", Integer, primary_key=True, autoincrement=False),
+    Column("identity_type", String(60), primary_key=True),
+    Column("identity_value", String(512), primary_key=True),
+    Column("mpid", BigInteger, nullable=False, index=True),
+    Column("updated_ms", BigInteger, nullable=False),
+)

@@ -1,0 +1,103 @@
+"""The composition root: builds every context of one Fermion process from its settings.
+
+An edge, like ``api`` and ``cli``, which both start from here.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from fermion.clock import Clock, SystemClock
+from fermion.errors import ConfigurationError
+from fermion.events import EventStore, open_event_store
+from fermion.ingest import Acceptor, Authenticator, RateLimiter
+from fermion.metrics import Metrics
+from fermion.pipeline import Worker
+from fermion.platform import Tenancy
+from fermion.profiles import ProfileStore
+from fermion.queue import GroupCommitter, Inbox
+from fermion.settings import Settings
+from fermion.store import create_state_engine, migrate
+
+
+@dataclass
+class Runtime:
+    """The contexts of one process, wired together."""
+
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    tenancy: Tenancy
+    inbox: Inbox
+    profiles: ProfileStore
+    metrics: Metrics
+    authenticator: Authenticator
+    acceptor: Acceptor
+    limiter: RateLimiter
+    committer: GroupCommitter
+    _events: EventStore | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, settings: Settings, clock: Clock | None = None) -> Runtime:
+        """Connect to the state store and bring its schema up to date (the event store opens on first use)."""
+        clock = clock or SystemClock()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_state_engine(settings.resolved_database_url())
+        migrate(engine)
+        tenancy = Tenancy(engine, clock)
+        inbox = Inbox(engine, clock)
+        return cls(
+            settings=settings,
+            clock=clock,
+            engine=engine,
+            tenancy=tenancy,
+            inbox=inbox,
+            profiles=ProfileStore(engine),
+            metrics=Metrics(),
+            authenticator=Authenticator(tenancy),
+            acceptor=Acceptor(settings, clock),
+            limiter=RateLimiter(settings.ingest_rate_batches_per_s, settings.ingest_rate_burst, clock),
+            committer=GroupCommitter(inbox),
+        )
+
+    @property
+    def events(self) -> EventStore:
+        """The event store, opened on first use (DuckDB locks its file for this process)."""
+        if self._events is None:
+            self._events = open_event_store(self.settings.resolved_event_store_url())
+        return self._events
+
+    def new_worker(self, worker_id: str | None = None) -> Worker:
+        """A pipeline worker on this process's stores."""
+        s = self.settings
+        return Worker(
+            self.engine, self.inbox, self.events, self.profiles, self.tenancy, self.clock, self.metrics,
+            batch_size=s.worker_batch_size, lease_ms=int(s.worker_lease_s * 1000), poll_ms=s.worker_poll_ms,
+            dedupe_retention_ms=s.dedupe_retention_days * 86_400_000, worker_id=worker_id,
+        )
+
+    def require_scale_out_stores(self, role: str) -> None:
+        """``fermion api`` and ``fermion worker`` run apart only on PostgreSQL; say so clearly otherwise."""
+        if self.settings.is_embedded():
+            raise ConfigurationError(
+                f"`fermion {role}` runs apart from the other roles, which needs PostgreSQL for both stores "
+                "(FERMION_DATABASE_URL and FERMION_EVENT_STORE_URL). On the embedded stores run `fermion serve`."
+            )
+
+    def admin_token(self) -> str:
+        """The token local admin endpoints require, kept in the data dir (created on first use)."""
+        path = self.settings.data_dir / "admin.token"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def close(self) -> None:
+        """Release connections and file locks."""
+        if self._events is not None:
+            self._events.close()
+            self._events = None
+        self.engine.dispose()

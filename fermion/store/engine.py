@@ -1,0 +1,65 @@
+"""State store engines: SQLite (embedded default) and PostgreSQL (scale-out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from fermion.errors import ConfigurationError
+
+
+def is_sqlite(url: str) -> bool:
+    """Whether ``url`` names a SQLite database."""
+    return url.startswith("sqlite")
+
+
+def is_postgres(url: str) -> bool:
+    """Whether ``url`` names a PostgreSQL database."""
+    return url.startswith(("postgresql", "postgres:"))
+
+
+def normalise_postgres_url(url: str) -> str:
+    """The SQLAlchemy spelling of a PostgreSQL URL (psycopg 3 driver)."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def create_state_engine(url: str) -> Engine:
+    """An engine for the state store at ``url``, tuned for Fermion's access pattern.
+
+    SQLite runs in WAL mode with ``synchronous=FULL`` (a commit survives power loss, which is what makes a
+    202 durable) and every write transaction starts with ``BEGIN IMMEDIATE`` so that concurrent writers queue
+    on the busy timeout instead of failing on a lock upgrade.
+    """
+    if is_sqlite(url):
+        return _sqlite_engine(url)
+    if is_postgres(url):
+        return create_engine(normalise_postgres_url(url), pool_size=8, max_overflow=8, pool_pre_ping=True)
+    raise ConfigurationError(f"Unsupported state store URL {url!r}: use sqlite:///PATH or postgresql://…")
+
+
+def _sqlite_engine(url: str) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

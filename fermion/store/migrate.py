@@ -1,0 +1,20 @@
+"""Applies the state store's Alembic migrations; run on every start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine
+
+_SCRIPTS = Path(__file__).parent / "migrations"
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the state store at ``engine`` to the newest schema (idempotent)."""
+    config = Config()
+    config.set_main_option("script_location", str(_SCRIPTS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
