@@ -63,7 +63,7 @@ def wrap_events(events: list[Any], events_path: str) -> bool:
         inferred = infer_event_type(event)
         if inferred is None:
             raise BatchValidationError(
-                "Event has no \"event_type\" and its type cannot be inferred from its fields; "
+                'Event has no "event_type" and its type cannot be inferred from its fields; '
                 'send {"event_type": "<type>", "data": {...}}',
                 event_path,
             )

@@ -133,9 +133,7 @@ Event: TypeAlias = (
 )
 """Any inbound event; ``event_type_of`` gives its ``event_type``."""
 
-EVENT_TYPES: Final[tuple[str, ...]] = tuple(
-    str(member.__struct_config__.tag) for member in get_args(Event)
-)
+EVENT_TYPES: Final[tuple[str, ...]] = tuple(str(member.__struct_config__.tag) for member in get_args(Event))
 """Every accepted ``event_type`` value."""
 
 _PRODUCT_ACTION_NAMES: Final[dict[str, str]] = {

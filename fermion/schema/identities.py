@@ -134,16 +134,12 @@ def parse_mpid(value: int | str | None, path: str) -> int | None:
         return None
     if isinstance(value, str):
         if _MPID_TEXT.fullmatch(value) is None:
-            raise BatchValidationError(
-                f'mpid "{value}" is not a signed 64-bit integer', f"{path}.mpid"
-            )
+            raise BatchValidationError(f'mpid "{value}" is not a signed 64-bit integer', f"{path}.mpid")
         if len(value.lstrip("-").lstrip("0")) > 19:  # beyond int64, and int() of huge text is slow
             raise BatchValidationError(
                 f"mpid {value} is outside the signed 64-bit integer range", f"{path}.mpid"
             )
         value = int(value)
     if not INT64_MIN <= value <= INT64_MAX:
-        raise BatchValidationError(
-            f"mpid {value} is outside the signed 64-bit integer range", f"{path}.mpid"
-        )
+        raise BatchValidationError(f"mpid {value} is outside the signed 64-bit integer range", f"{path}.mpid")
     return value

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fermion.errors import BatchValidationError
 from fermion.schema.attributes import AttributeMap, UserAttributeMap
 from fermion.schema.batch import Batch
-from fermion.schema.events import CommerceEvent, CustomEvent, ScreenViewEvent
+from fermion.schema.events import CommerceEvent, CustomEvent, Event, ScreenViewEvent
 from fermion.schema.paths import child_path
 
 
@@ -38,40 +38,58 @@ def apply_limits(batch: Batch, limits: BatchLimits, path: str) -> bool:
     Raises ``BatchValidationError`` for a limit that rejects rather than truncates.
     """
     changed = False
-    events = batch.events
-    if events:
-        if len(events) > limits.max_events_per_batch:
-            raise BatchValidationError(
-                _too_many("Batch has", len(events), "events", limits.max_events_per_batch,
-                          "max_events_per_batch"),
-                f"{path}.events",
-            )
-        max_name = limits.max_event_name_length
-        for index, event in enumerate(events):
-            if isinstance(event, CustomEvent):
-                if len(event.data.event_name) > max_name:
-                    event.data.event_name = event.data.event_name[:max_name]
-                    changed = True
-            elif isinstance(event, ScreenViewEvent):
-                name = event.data.screen_name
-                if name is not None and len(name) > max_name:
-                    event.data.screen_name = name[:max_name]
-                    changed = True
-            elif isinstance(event, CommerceEvent):
-                name = event.data.event_name
-                if name is not None and len(name) > max_name:
-                    event.data.event_name = name[:max_name]
-                    changed = True
-            attributes = event.data.custom_attributes
-            if attributes:
-                checked = _event_attributes(attributes, limits, path, index)
-                if checked is not attributes:
-                    event.data.custom_attributes = checked
-                    changed = True
+    if batch.events:
+        changed = _events(batch.events, limits, path)
     if batch.user_attributes:
-        checked_user = _user_attributes(batch.user_attributes, limits, f"{path}.user_attributes")
-        if checked_user is not batch.user_attributes:
-            batch.user_attributes = checked_user
+        checked = _user_attributes(batch.user_attributes, limits, f"{path}.user_attributes")
+        if checked is not batch.user_attributes:
+            batch.user_attributes = checked
+            changed = True
+    return changed
+
+
+def _events(events: list[Event], limits: BatchLimits, path: str) -> bool:
+    """Check the events of a batch, truncating long names in place; return whether any was."""
+    if len(events) > limits.max_events_per_batch:
+        raise BatchValidationError(
+            _too_many(
+                "Batch has", len(events), "events", limits.max_events_per_batch, "max_events_per_batch"
+            ),
+            f"{path}.events",
+        )
+    changed = False
+    max_name = limits.max_event_name_length
+    max_attributes = limits.max_attributes_per_event
+    max_attribute_name = limits.max_attribute_name_length
+    max_value = limits.max_attribute_value_length
+    for index, event in enumerate(events):
+        if isinstance(event, CustomEvent):
+            if len(event.data.event_name) > max_name:
+                event.data.event_name = event.data.event_name[:max_name]
+                changed = True
+        elif isinstance(event, ScreenViewEvent):
+            name = event.data.screen_name
+            if name is not None and len(name) > max_name:
+                event.data.screen_name = name[:max_name]
+                changed = True
+        elif isinstance(event, CommerceEvent):
+            name = event.data.event_name
+            if name is not None and len(name) > max_name:
+                event.data.event_name = name[:max_name]
+                changed = True
+        attributes = event.data.custom_attributes
+        if not attributes:
+            continue
+        # This runs for every event of every batch: scan inline for the common case of
+        # attributes within limits, and leave truncating and explaining to _event_attributes.
+        over = len(attributes) > max_attributes
+        if not over:
+            for name, value in attributes.items():
+                if len(name) > max_attribute_name or (type(value) is str and len(value) > max_value):
+                    over = True
+                    break
+        if over:
+            event.data.custom_attributes = _event_attributes(attributes, limits, path, index)
             changed = True
     return changed
 
@@ -80,13 +98,16 @@ def _event_attributes(
     attributes: AttributeMap, limits: BatchLimits, batch_path: str, index: int
 ) -> AttributeMap:
     """Check the attributes of event ``index``; return them, or a copy with names truncated."""
-    # The path is built only on error: this runs for every event of every batch.
     if len(attributes) > limits.max_attributes_per_event:
-        path = f"{batch_path}.events[{index}].data.custom_attributes"
         raise BatchValidationError(
-            _too_many("Event has", len(attributes), "attributes", limits.max_attributes_per_event,
-                      "max_attributes_per_event"),
-            path,
+            _too_many(
+                "Event has",
+                len(attributes),
+                "attributes",
+                limits.max_attributes_per_event,
+                "max_attributes_per_event",
+            ),
+            _attributes_path(batch_path, index),
         )
     max_name = limits.max_attribute_name_length
     max_value = limits.max_attribute_value_length
@@ -95,24 +116,26 @@ def _event_attributes(
         if len(name) > max_name:
             long_name = True
         if type(value) is str and len(value) > max_value:
-            path = f"{batch_path}.events[{index}].data.custom_attributes"
             raise BatchValidationError(
                 _too_long("Attribute value", len(value), max_value, "max_attribute_value_length"),
-                child_path(path, name),
+                child_path(_attributes_path(batch_path, index), name),
             )
     if not long_name:
         return attributes
     return {name[:max_name]: value for name, value in attributes.items()}
 
 
-def _user_attributes(
-    attributes: UserAttributeMap, limits: BatchLimits, path: str
-) -> UserAttributeMap:
+def _user_attributes(attributes: UserAttributeMap, limits: BatchLimits, path: str) -> UserAttributeMap:
     """Check the batch's user attributes; return them, or a copy with names truncated."""
     if len(attributes) > limits.max_user_attributes:
         raise BatchValidationError(
-            _too_many("Batch has", len(attributes), "user attributes", limits.max_user_attributes,
-                      "max_user_attributes"),
+            _too_many(
+                "Batch has",
+                len(attributes),
+                "user attributes",
+                limits.max_user_attributes,
+                "max_user_attributes",
+            ),
             path,
         )
     max_name = limits.max_attribute_name_length
@@ -126,27 +149,39 @@ def _user_attributes(
         if type(value) is str:
             if len(value) > max_value:
                 raise BatchValidationError(
-                    _too_long("User attribute value", len(value), max_value,
-                              "max_attribute_value_length"),
+                    _too_long("User attribute value", len(value), max_value, "max_attribute_value_length"),
                     child_path(path, name),
                 )
         elif type(value) is list:
             if len(value) > max_entries:
                 raise BatchValidationError(
-                    _too_many("User attribute list has", len(value), "entries", max_entries,
-                              "max_user_attribute_list_length"),
+                    _too_many(
+                        "User attribute list has",
+                        len(value),
+                        "entries",
+                        max_entries,
+                        "max_user_attribute_list_length",
+                    ),
                     child_path(path, name),
                 )
             for position, entry in enumerate(value):
                 if type(entry) is str and len(entry) > max_entry:
                     raise BatchValidationError(
-                        _too_long("User attribute list entry", len(entry), max_entry,
-                                  "max_user_attribute_list_entry_length"),
+                        _too_long(
+                            "User attribute list entry",
+                            len(entry),
+                            max_entry,
+                            "max_user_attribute_list_entry_length",
+                        ),
                         f"{child_path(path, name)}[{position}]",
                     )
     if not long_name:
         return attributes
     return {name[:max_name]: value for name, value in attributes.items()}
+
+
+def _attributes_path(batch_path: str, index: int) -> str:
+    return f"{batch_path}.events[{index}].data.custom_attributes"
 
 
 def _too_many(subject: str, actual: int, noun: str, limit: int, setting: str) -> str:
