@@ -36,21 +36,31 @@ def make_body(index: int) -> bytes:
     now = int(time.time() * 1000)
     events = []
     for n in range(10):
-        events.append({
-            "event_type": "custom_event",
-            "data": {
-                "event_name": f"Product Viewed {n % 4}",
-                "custom_event_type": "navigation",
-                "source_message_id": str(uuid.uuid4()),
-                "session_uuid": session,
-                "timestamp_unixtime_ms": now + n,
-                "custom_attributes": {"sku": f"SKU-{index % 997}-{n}", "category": "shoes", "price": "59.90",
-                                      "page": "/catalog/shoes/running?ref=home", "ab": "variant-b"},
-            },
-        })
+        events.append(
+            {
+                "event_type": "custom_event",
+                "data": {
+                    "event_name": f"Product Viewed {n % 4}",
+                    "custom_event_type": "navigation",
+                    "source_message_id": str(uuid.uuid4()),
+                    "session_uuid": session,
+                    "timestamp_unixtime_ms": now + n,
+                    "custom_attributes": {
+                        "sku": f"SKU-{index % 997}-{n}",
+                        "category": "shoes",
+                        "price": "59.90",
+                        "page": "/catalog/shoes/running?ref=home",
+                        "ab": "variant-b",
+                    },
+                },
+            }
+        )
     batch = {
         "environment": "production",
-        "user_identities": {"customer_id": f"user-{index % 5000}", "email": f"user{index % 5000}@example.com"},
+        "user_identities": {
+            "customer_id": f"user-{index % 5000}",
+            "email": f"user{index % 5000}@example.com",
+        },
         "user_attributes": {"plan": "gold", "city": "Berlin"},
         "device_info": {"platform": "iOS", "os_version": "17.2"},
         "events": events,
@@ -103,13 +113,19 @@ def drive_main(args: argparse.Namespace) -> None:
     latencies, failures = asyncio.run(_drive(args.port, args.auth, bodies, args.concurrency))
     elapsed = time.perf_counter() - started
     latencies.sort()
-    print(json.dumps({
-        "elapsed_s": elapsed, "requests": len(latencies), "failures": failures,
-        "bytes_per_batch": statistics.mean(len(b) for b in bodies),
-        "p50_ms": latencies[len(latencies) // 2] * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-        "started_at": time.time() - elapsed,
-    }))
+    print(
+        json.dumps(
+            {
+                "elapsed_s": elapsed,
+                "requests": len(latencies),
+                "failures": failures,
+                "bytes_per_batch": statistics.mean(len(b) for b in bodies),
+                "p50_ms": latencies[len(latencies) // 2] * 1000,
+                "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+                "started_at": time.time() - elapsed,
+            }
+        )
+    )
 
 
 def free_port() -> int:
@@ -146,7 +162,12 @@ def run_backend(backend: str, requests: int, concurrency: int) -> dict[str, floa
     port = free_port()
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as data_dir:
-        env = {**os.environ, "FERMION_DATA_DIR": data_dir, "FERMION_PORT": str(port), "FERMION_LOG_LEVEL": "warning"}
+        env = {
+            **os.environ,
+            "FERMION_DATA_DIR": data_dir,
+            "FERMION_PORT": str(port),
+            "FERMION_LOG_LEVEL": "warning",
+        }
         if backend == "postgres":
             env.update(postgres_env(schema))
         server = subprocess.Popen([str(FERMION), "serve"], env=env, stdout=subprocess.PIPE, text=True)
@@ -169,9 +190,22 @@ def run_backend(backend: str, requests: int, concurrency: int) -> dict[str, floa
                     time.sleep(0.1)
             auth = base64.b64encode(f"{key}:{secret}".encode()).decode()
             driver = subprocess.run(
-                [sys.executable, __file__, "--drive", "--port", str(port), "--auth", auth,
-                 "--requests", str(requests), "--concurrency", str(concurrency)],
-                capture_output=True, text=True, check=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--drive",
+                    "--port",
+                    str(port),
+                    "--auth",
+                    auth,
+                    "--requests",
+                    str(requests),
+                    "--concurrency",
+                    str(concurrency),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
             )
             result = json.loads(driver.stdout.strip().splitlines()[-1])
             expected = (result["requests"] - result["failures"]) * 10
@@ -214,15 +248,35 @@ def main() -> None:
     backends = ["embedded", "postgres"] if args.backend == "both" else [args.backend]
     for backend in backends:
         figures.update(run_backend(backend, requests, args.concurrency))
-    units = {name: ("events/s" if "per_s" in name else "ms" if name.endswith(("_ms", "_ms_postgres"))
-                    else "bytes" if "bytes" in name else "count") for name in figures}
-    print(json.dumps({
-        "benchmark": "ingest",
-        "figures": figures,
-        "units": units,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "requests": requests, "events_per_batch": 10, "concurrency": args.concurrency},
-    }))
+    units = {
+        name: (
+            "events/s"
+            if "per_s" in name
+            else "ms"
+            if name.endswith(("_ms", "_ms_postgres"))
+            else "bytes"
+            if "bytes" in name
+            else "count"
+        )
+        for name in figures
+    }
+    print(
+        json.dumps(
+            {
+                "benchmark": "ingest",
+                "figures": figures,
+                "units": units,
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                    "requests": requests,
+                    "events_per_batch": 10,
+                    "concurrency": args.concurrency,
+                },
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

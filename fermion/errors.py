@@ -44,7 +44,7 @@ class BadRequest(ClientError):
 
 
 class BatchValidationError(BadRequest):
-    """A batch does not match the mParticle batch schema; ``path`` names the bad field (``$.events[0]...``)."""
+    """A batch does not match the mParticle schema; ``path`` names the bad field (``$.events[0]…``)."""
 
     def __init__(self, message: str, path: str = "$") -> None:
         super().__init__(message)

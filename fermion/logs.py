@@ -31,7 +31,9 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str, as_json: bool) -> None:
     """Send Fermion's logs to stderr at ``level``, as JSON lines or plain text."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if as_json else logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(
+        JsonFormatter() if as_json else logging.Formatter("%(levelname)s %(name)s %(message)s")
+    )
     root = logging.getLogger("fermion")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -24,22 +24,28 @@ class Metrics:
             "fermion_events_accepted", "Events in batches committed to the inbox", registry=self.registry
         )
         self.batches_duplicate = Counter(
-            "fermion_batches_duplicate", "Batches skipped as re-sends of a source_request_id",
+            "fermion_batches_duplicate",
+            "Batches skipped as re-sends of a source_request_id",
             registry=self.registry,
         )
         self.rejections = Counter(
             "fermion_rejections", "Requests rejected, by reason", ["reason"], registry=self.registry
         )
         self.accept_seconds = Histogram(
-            "fermion_accept_seconds", "Time from request received to durable 202",
+            "fermion_accept_seconds",
+            "Time from request received to durable 202",
             buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=self.registry,
         )
         self.events_stored = Counter(
-            "fermion_events_stored", "Events appended to the event store (new ones only)", registry=self.registry
+            "fermion_events_stored",
+            "Events appended to the event store (new ones only)",
+            registry=self.registry,
         )
         self.batches_processed = Counter(
-            "fermion_batches_processed", "Inbox batches processed by this process's worker", registry=self.registry
+            "fermion_batches_processed",
+            "Inbox batches processed by this process's worker",
+            registry=self.registry,
         )
         self.batches_parked = Counter(
             "fermion_batches_parked", "Inbox batches parked after a processing error", registry=self.registry

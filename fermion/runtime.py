@@ -74,9 +74,18 @@ class Runtime:
         """A pipeline worker on this process's stores."""
         s = self.settings
         return Worker(
-            self.engine, self.inbox, self.events, self.profiles, self.tenancy, self.clock, self.metrics,
-            batch_size=s.worker_batch_size, lease_ms=int(s.worker_lease_s * 1000), poll_ms=s.worker_poll_ms,
-            dedupe_retention_ms=s.dedupe_retention_days * 86_400_000, worker_id=worker_id,
+            self.engine,
+            self.inbox,
+            self.events,
+            self.profiles,
+            self.tenancy,
+            self.clock,
+            self.metrics,
+            batch_size=s.worker_batch_size,
+            lease_ms=int(s.worker_lease_s * 1000),
+            poll_ms=s.worker_poll_ms,
+            dedupe_retention_ms=s.dedupe_retention_days * 86_400_000,
+            worker_id=worker_id,
         )
 
     def require_scale_out_stores(self, role: str) -> None:
@@ -84,7 +93,7 @@ class Runtime:
         if self.settings.is_embedded():
             raise ConfigurationError(
                 f"`fermion {role}` runs apart from the other roles, which needs PostgreSQL for both stores "
-                "(FERMION_DATABASE_URL and FERMION_EVENT_STORE_URL). On the embedded stores run `fermion serve`."
+                "(FERMION_DATABASE_URL and FERMION_EVENT_STORE_URL). Embedded: run `fermion serve`."
             )
 
     def admin_token(self) -> str:

@@ -72,6 +72,6 @@ class Settings(BaseSettings):
 
     def is_embedded(self) -> bool:
         """True when either store is embedded (SQLite or DuckDB), which limits Fermion to one process."""
-        return self.resolved_database_url().startswith("sqlite") or self.resolved_event_store_url().startswith(
-            "duckdb"
-        )
+        return self.resolved_database_url().startswith(
+            "sqlite"
+        ) or self.resolved_event_store_url().startswith("duckdb")

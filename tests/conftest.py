@@ -66,7 +66,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 def settings_for(tmp_path: Path, database_url: str = "", **overrides: object) -> Settings:
-    """Settings on ``tmp_path``, ignoring the developer's environment, with both stores at ``database_url``."""
+    """Settings on ``tmp_path``, ignoring the environment; both stores at ``database_url``."""
     values: dict[str, object] = {
         "data_dir": tmp_path / "data",
         "database_url": database_url,

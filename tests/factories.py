@@ -18,7 +18,10 @@ def make_event(event_type: str = "custom_event", **data: Any) -> dict[str, Any]:
 
 def make_batch(events: list[dict[str, Any]] | None = None, **fields: Any) -> dict[str, Any]:
     """One batch with a customer id and one custom event unless given."""
-    batch: dict[str, Any] = {"environment": "development", "events": events if events is not None else [make_event()]}
+    batch: dict[str, Any] = {
+        "environment": "development",
+        "events": events if events is not None else [make_event()],
+    }
     batch.setdefault("user_identities", {"customer_id": f"customer-{uuid.uuid4().hex[:8]}"})
     batch.update(fields)
     return batch

@@ -21,7 +21,11 @@ class FermionApp:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.events_api = EventsApi(
-            runtime.authenticator, runtime.acceptor, runtime.committer, runtime.limiter, runtime.metrics,
+            runtime.authenticator,
+            runtime.acceptor,
+            runtime.committer,
+            runtime.limiter,
+            runtime.metrics,
             runtime.settings.max_request_bytes,
         )
         self.framework = _framework(runtime)

@@ -40,8 +40,9 @@ def operations_router(runtime: Runtime) -> APIRouter:
         except Exception as exc:  # readiness reports, never raises
             checks["event_store"] = f"error: {exc}"
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+        )
 
     @router.get("/metrics", tags=["operations"])
     def metrics() -> Response:

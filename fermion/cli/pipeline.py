@@ -37,8 +37,11 @@ def status(
         return
     typer.echo(f"depth: {current.depth}  parked: {current.parked}  lag: {current.lag_ms / 1000:.1f} s")
     if parked_items:
-        emit_table("Parked batches", [plain(p) for p in parked_items],
-                   ["id", "workspace_id", "input_id", "attempts", "error"])
+        emit_table(
+            "Parked batches",
+            [plain(p) for p in parked_items],
+            ["id", "workspace_id", "input_id", "attempts", "error"],
+        )
 
 
 @inbox.command("replay")
@@ -117,7 +120,9 @@ def _event_view_dict(event: dict[str, Any]) -> dict[str, Any]:
 
 @events.command("tail")
 def tail(
-    follow: bool = typer.Option(True, "--follow/--no-follow", help="Keep printing new events as they arrive."),
+    follow: bool = typer.Option(
+        True, "--follow/--no-follow", help="Keep printing new events as they arrive."
+    ),
     last: int = typer.Option(10, "--last", help="Start with this many of the newest events."),
     workspace: int = typer.Option(None, "--workspace", help="Only this workspace's events."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per event (JSON lines)."),

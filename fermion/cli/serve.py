@@ -36,8 +36,11 @@ def _print_credentials(runtime: Runtime) -> None:
         print(f"API secret: {created.api_secret}", flush=True)
     else:
         keys = ", ".join(i.api_key for i in runtime.tenancy.list_inputs()[:3])
-        print(f"Inputs: {keys} (list them with `fermion inputs list`; rotate a secret with "
-              "`fermion inputs rotate-secret KEY`)", flush=True)
+        print(
+            f"Inputs: {keys} (list them with `fermion inputs list`; rotate a secret with "
+            "`fermion inputs rotate-secret KEY`)",
+            flush=True,
+        )
 
 
 def _uvicorn(runtime: Runtime, tls_cert: Path | None, tls_key: Path | None) -> uvicorn.Server:
@@ -118,4 +121,3 @@ def migrate() -> None:
     runtime = Runtime.open(_settings(None, None))
     runtime.close()
     print("State store is up to date.")
-

@@ -64,7 +64,9 @@ def create_input(
     workspace: int = typer.Option(..., "--workspace", help="Workspace id."),
     name: str = typer.Option(..., "--name", help="The input's name."),
     kind: str = typer.Option("platform", "--kind", help="platform or feed."),
-    platform: str = typer.Option("server", "--platform", help="server, web, iOS, Android, … (platform inputs)."),
+    platform: str = typer.Option(
+        "server", "--platform", help="server, web, iOS, Android, … (platform inputs)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the input and its secret as JSON."),
 ) -> None:
     """Create an input; its API secret is printed once and never again."""
@@ -76,7 +78,9 @@ def create_input(
     if as_json:
         emit_json(_credentials_view(created))
     else:
-        typer.echo(f"Input {created.input.id} created in workspace {workspace}. The secret is shown only once.")
+        typer.echo(
+            f"Input {created.input.id} created in workspace {workspace}. The secret is shown only once."
+        )
         typer.echo(f"API key: {created.input.api_key}")
         typer.echo(f"API secret: {created.api_secret}")
 

@@ -37,10 +37,19 @@ CREATE TABLE IF NOT EXISTS event_store_schema (version INTEGER NOT NULL);
 _VERSION = 1
 _ARROW_SCHEMA = pa.schema(
     [
-        ("workspace_id", pa.int32()), ("input_id", pa.int32()), ("event_uid", pa.string()), ("mpid", pa.int64()),
-        ("event_type", pa.string()), ("event_name", pa.string()), ("timestamp_ms", pa.int64()),
-        ("received_ms", pa.int64()), ("session_uuid", pa.string()), ("session_id", pa.int64()),
-        ("environment", pa.string()), ("source_message_id", pa.string()), ("inbox_id", pa.int64()),
+        ("workspace_id", pa.int32()),
+        ("input_id", pa.int32()),
+        ("event_uid", pa.string()),
+        ("mpid", pa.int64()),
+        ("event_type", pa.string()),
+        ("event_name", pa.string()),
+        ("timestamp_ms", pa.int64()),
+        ("received_ms", pa.int64()),
+        ("session_uuid", pa.string()),
+        ("session_id", pa.int64()),
+        ("environment", pa.string()),
+        ("source_message_id", pa.string()),
+        ("inbox_id", pa.int64()),
         ("body", pa.string()),
     ]
 )
@@ -99,7 +108,9 @@ class DuckDBEventStore:
     def tail(self, after_seq: int, limit: int = 100, workspace_id: int | None = None) -> list[StoredEvent]:
         where = "seq > ?" + ("" if workspace_id is None else " AND workspace_id = ?")
         params: list[Any] = [after_seq] + ([] if workspace_id is None else [workspace_id])
-        return [_row(r) for r in self._query(f"{_SELECT} WHERE {where} ORDER BY seq LIMIT {int(limit)}", params)]
+        return [
+            _row(r) for r in self._query(f"{_SELECT} WHERE {where} ORDER BY seq LIMIT {int(limit)}", params)
+        ]
 
     def last_seq(self) -> int:
         return int(self._query("SELECT coalesce(max(seq), 0) FROM events", [])[0][0])
@@ -110,8 +121,9 @@ class DuckDBEventStore:
         return int(self._query("SELECT count(*) FROM events WHERE workspace_id = ?", [workspace_id])[0][0])
 
     def events_of(self, workspace_id: int, mpid: int) -> list[StoredEvent]:
-        rows = self._query(f"{_SELECT} WHERE workspace_id = ? AND mpid = ? ORDER BY timestamp_ms, seq",
-                           [workspace_id, mpid])
+        rows = self._query(
+            f"{_SELECT} WHERE workspace_id = ? AND mpid = ? ORDER BY timestamp_ms, seq", [workspace_id, mpid]
+        )
         return [_row(r) for r in rows]
 
     def close(self) -> None:

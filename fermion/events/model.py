@@ -6,8 +6,20 @@ from dataclasses import dataclass
 from typing import Protocol
 
 COLUMNS = (
-    "workspace_id", "input_id", "event_uid", "mpid", "event_type", "event_name", "timestamp_ms", "received_ms",
-    "session_uuid", "session_id", "environment", "source_message_id", "inbox_id", "body",
+    "workspace_id",
+    "input_id",
+    "event_uid",
+    "mpid",
+    "event_type",
+    "event_name",
+    "timestamp_ms",
+    "received_ms",
+    "session_uuid",
+    "session_id",
+    "environment",
+    "source_message_id",
+    "inbox_id",
+    "body",
 )
 
 

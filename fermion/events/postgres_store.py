@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -99,8 +100,10 @@ class PostgresEventStore:
     def _rows(self, sql: str, params: list[Any]) -> list[StoredEvent]:
         rows = []
         for values in self._query(sql, params):
-            body = values[13]
-            rows.append(StoredEvent(*values[:13], body if isinstance(body, str) else _json(body), values[14]))
+            fields = dict(zip((*COLUMNS, "seq"), values, strict=True))
+            if not isinstance(fields["body"], str):
+                fields["body"] = json.dumps(fields["body"], separators=(",", ":"))
+            rows.append(StoredEvent(**fields))
         return rows
 
     def tail(self, after_seq: int, limit: int = 100, workspace_id: int | None = None) -> list[StoredEvent]:
@@ -118,7 +121,8 @@ class PostgresEventStore:
 
     def events_of(self, workspace_id: int, mpid: int) -> list[StoredEvent]:
         return self._rows(
-            f"{_SELECT} WHERE workspace_id = %s AND mpid = %s ORDER BY timestamp_ms, seq", [workspace_id, mpid]
+            f"{_SELECT} WHERE workspace_id = %s AND mpid = %s ORDER BY timestamp_ms, seq",
+            [workspace_id, mpid],
         )
 
     def close(self) -> None:
@@ -126,9 +130,3 @@ class PostgresEventStore:
             for con in self._connections:
                 con.close()
             self._connections.clear()
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, separators=(",", ":"))

@@ -14,13 +14,39 @@ from collections.abc import Mapping
 from fermion.ids import stable_int64
 
 USER_IDENTITY_PRIORITY = (
-    "customer_id", "mobile_number", "email", "other", "facebook", "google", "twitter", "microsoft", "yahoo",
-    "other_id_2", "other_id_3", "other_id_4", "other_id_5", "other_id_6", "other_id_7", "other_id_8",
-    "other_id_9", "other_id_10", "phone_number_2", "phone_number_3", "facebook_custom_audience_id", "alias",
+    "customer_id",
+    "mobile_number",
+    "email",
+    "other",
+    "facebook",
+    "google",
+    "twitter",
+    "microsoft",
+    "yahoo",
+    "other_id_2",
+    "other_id_3",
+    "other_id_4",
+    "other_id_5",
+    "other_id_6",
+    "other_id_7",
+    "other_id_8",
+    "other_id_9",
+    "other_id_10",
+    "phone_number_2",
+    "phone_number_3",
+    "facebook_custom_audience_id",
+    "alias",
 )
 DEVICE_IDENTITY_PRIORITY = (
-    "ios_advertising_id", "ios_idfv", "android_advertising_id", "android_uuid", "roku_advertising_id",
-    "roku_publisher_id", "microsoft_publisher_id", "microsoft_advertising_id", "fire_advertising_id",
+    "ios_advertising_id",
+    "ios_idfv",
+    "android_advertising_id",
+    "android_uuid",
+    "roku_advertising_id",
+    "roku_publisher_id",
+    "microsoft_publisher_id",
+    "microsoft_advertising_id",
+    "fire_advertising_id",
 )
 _ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 

@@ -44,7 +44,9 @@ def identities_of(batch: Batch) -> tuple[dict[str, str], dict[str, str]]:
     """The batch's user identities and device identities, as name → value (set values only)."""
     users: dict[str, str] = {}
     if batch.user_identities is not None:
-        users = {k: v for k, v in msgspec.structs.asdict(batch.user_identities).items() if isinstance(v, str) and v}
+        users = {
+            k: v for k, v in msgspec.structs.asdict(batch.user_identities).items() if isinstance(v, str) and v
+        }
     devices: dict[str, str] = {}
     if batch.device_info is not None:
         for name in DEVICE_IDENTITY_PRIORITY:
@@ -55,7 +57,7 @@ def identities_of(batch: Batch) -> tuple[dict[str, str], dict[str, str]]:
 
 
 class Acceptor:
-    """Turns Events API request bodies into inbox records, or raises the client error that explains why not."""
+    """Turns Events API request bodies into inbox records, or raises the client error saying why not."""
 
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self._settings = settings
@@ -96,7 +98,9 @@ class Acceptor:
             events += count
         return Accepted(records, events)
 
-    def _record(self, source: Input, raw: bytes, path: str, *, historical: bool, now: int) -> tuple[InboxRecord, int]:
+    def _record(
+        self, source: Input, raw: bytes, path: str, *, historical: bool, now: int
+    ) -> tuple[InboxRecord, int]:
         decoded = decode_batch(raw, path=path, limits=self._limits)
         batch = decoded.batch
         if batch.api_key is not None and batch.api_key != source.api_key:
@@ -131,10 +135,12 @@ class Acceptor:
             ts = event.data.timestamp_unixtime_ms
             where = f"{path}.events[{index}].data.timestamp_unixtime_ms"
             if ts is None:
-                raise BatchValidationError("Every event of a historical batch needs timestamp_unixtime_ms.", where)
+                raise BatchValidationError(
+                    "Every event of a historical batch needs timestamp_unixtime_ms.", where
+                )
             if ts > now - min_age_ms:
                 raise BatchValidationError(
-                    f"Events sent to /v2/bulkevents/historical must be at least "
-                    f"{self._settings.historical_min_age_hours} hours old; use /v2/bulkevents for recent data.",
+                    "Events sent to /v2/bulkevents/historical must be at least "
+                    f"{self._settings.historical_min_age_hours} hours old; newer go to /v2/bulkevents.",
                     where,
                 )

@@ -21,7 +21,9 @@ def parse_basic(header: str | None) -> tuple[str, str]:
     header (what the Node SDK sends) are both "missing".
     """
     if not header or not header.strip():
-        raise Unauthorized("Authorization header is missing: send HTTP Basic with the input's key and secret.")
+        raise Unauthorized(
+            "Authorization header is missing: send HTTP Basic with the input's key and secret."
+        )
     scheme, _, encoded = header.strip().partition(" ")
     if scheme.lower() != "basic" or not encoded.strip():
         raise Unauthorized("Authorization must be HTTP Basic with the input's API key and secret.")

@@ -75,8 +75,11 @@ class EventsApi:
         status, body, extra = 202, b"", []
         try:
             if scope["method"] != "POST":
-                status, body = 405, _ERROR_ENCODER.encode(
-                    {"errors": [{"code": "METHOD_NOT_ALLOWED", "message": "Use POST."}]}
+                status, body = (
+                    405,
+                    _ERROR_ENCODER.encode(
+                        {"errors": [{"code": "METHOD_NOT_ALLOWED", "message": "Use POST."}]}
+                    ),
                 )
                 extra = [(b"allow", b"POST")]
             else:
@@ -100,7 +103,11 @@ class EventsApi:
             _log.exception("ingest failed", extra={"route": route})
             status = 503
             body = _ERROR_ENCODER.encode(
-                {"errors": [{"code": "SERVICE_UNAVAILABLE", "message": "Could not store the request; retry."}]}
+                {
+                    "errors": [
+                        {"code": "SERVICE_UNAVAILABLE", "message": "Could not store the request; retry."}
+                    ]
+                }
             )
             self._metrics.rejections.labels(reason="SERVICE_UNAVAILABLE").inc()
         self._metrics.http_requests.labels(route=route, status=str(status)).inc()
@@ -115,7 +122,9 @@ class EventsApi:
         source = self._auth.authenticate(headers.get(b"authorization", b"").decode("latin-1"))
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self._max:
-            raise PayloadTooLarge(f"The request body must be under {self._max} bytes; it has {int(declared)}.")
+            raise PayloadTooLarge(
+                f"The request body must be under {self._max} bytes; it has {int(declared)}."
+            )
         body = await self._read_body(receive)
         if headers.get(b"content-encoding", b"").strip().lower() == b"gzip":
             body = self._gunzip(body)

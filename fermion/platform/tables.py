@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Integer, String, Table
 
-from fermion.store.metadata import metadata
+from fermion.store import metadata
 
 orgs = Table(
     "orgs",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, Insert, func, insert, select, update
 
 from fermion.clock import Clock
 from fermion.errors import BadRequest, NotFound
@@ -14,7 +14,17 @@ from fermion.platform.tables import accounts, inputs, orgs, workspaces
 
 INPUT_KINDS = ("platform", "feed")
 PLATFORMS = (
-    "server", "web", "iOS", "Android", "tvOS", "Roku", "Alexa", "SmartTV", "FireTV", "Xbox", "MobileWeb",
+    "server",
+    "web",
+    "iOS",
+    "Android",
+    "tvOS",
+    "Roku",
+    "Alexa",
+    "SmartTV",
+    "FireTV",
+    "Xbox",
+    "MobileWeb",
 )
 
 
@@ -52,6 +62,12 @@ class InputCredentials:
     api_secret: str
 
 
+def _new_id(conn: Connection, statement: Insert) -> int:
+    key = conn.execute(statement).inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
 class Tenancy:
     """Creates and finds workspaces and inputs in the state store."""
 
@@ -73,17 +89,16 @@ class Tenancy:
             if account_id is None:
                 account_id = conn.execute(select(func.min(accounts.c.id))).scalar()
                 if account_id is None:
-                    org_id = conn.execute(insert(orgs).values(name="Default Org", created_ms=now)).inserted_primary_key
-                    assert org_id is not None
-                    account_id = conn.execute(
-                        insert(accounts).values(org_id=org_id[0], name="Default Account", created_ms=now)
-                    ).inserted_primary_key[0]
+                    org_id = _new_id(conn, insert(orgs).values(name="Default Org", created_ms=now))
+                    account_id = _new_id(
+                        conn, insert(accounts).values(org_id=org_id, name="Default Account", created_ms=now)
+                    )
             elif conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).first() is None:
                 raise NotFound(f"Account {account_id} does not exist.")
-            new_id = conn.execute(
-                insert(workspaces).values(account_id=account_id, name=name.strip(), created_ms=now)
-            ).inserted_primary_key[0]
-        return self.get_workspace(int(new_id))
+            new_id = _new_id(
+                conn, insert(workspaces).values(account_id=account_id, name=name.strip(), created_ms=now)
+            )
+        return self.get_workspace(new_id)
 
     def get_workspace(self, workspace_id: int) -> Workspace:
         """The workspace ``workspace_id``, or NotFound."""
@@ -97,7 +112,11 @@ class Tenancy:
 
     def _workspaces(self, where: Any) -> list[Workspace]:
         query = select(
-            workspaces.c.id, workspaces.c.account_id, accounts.c.org_id, workspaces.c.name, workspaces.c.created_ms
+            workspaces.c.id,
+            workspaces.c.account_id,
+            accounts.c.org_id,
+            workspaces.c.name,
+            workspaces.c.created_ms,
         ).join(accounts, accounts.c.id == workspaces.c.account_id)
         if where is not None:
             query = query.where(where)
@@ -118,13 +137,20 @@ class Tenancy:
         secret = new_api_secret()
         now = self._clock.now_ms()
         with self._engine.begin() as conn:
-            new_id = conn.execute(
+            new_id = _new_id(
+                conn,
                 insert(inputs).values(
-                    workspace_id=workspace_id, kind=kind, platform=platform, name=name.strip(),
-                    api_key=new_api_key(), secret_hash=hash_secret(secret), created_ms=now, secret_rotated_ms=now,
-                )
-            ).inserted_primary_key[0]
-        return InputCredentials(self.get_input(int(new_id)), secret)
+                    workspace_id=workspace_id,
+                    kind=kind,
+                    platform=platform,
+                    name=name.strip(),
+                    api_key=new_api_key(),
+                    secret_hash=hash_secret(secret),
+                    created_ms=now,
+                    secret_rotated_ms=now,
+                ),
+            )
+        return InputCredentials(self.get_input(new_id), secret)
 
     def get_input(self, input_id: int) -> Input:
         """The input ``input_id``, or NotFound."""
@@ -143,8 +169,15 @@ class Tenancy:
 
     def _inputs(self, where: Any) -> list[Input]:
         query = select(
-            inputs.c.id, inputs.c.workspace_id, inputs.c.kind, inputs.c.platform, inputs.c.name,
-            inputs.c.api_key, inputs.c.created_ms, inputs.c.secret_rotated_ms, inputs.c.secret_hash,
+            inputs.c.id,
+            inputs.c.workspace_id,
+            inputs.c.kind,
+            inputs.c.platform,
+            inputs.c.name,
+            inputs.c.api_key,
+            inputs.c.created_ms,
+            inputs.c.secret_rotated_ms,
+            inputs.c.secret_hash,
         )
         if where is not None:
             query = query.where(where)

@@ -91,12 +91,16 @@ class ProfileStore:
                 identity_rows[(u.workspace_id, name, value)] = u.mpid
         rows = [
             {
-                "workspace_id": p.workspace_id, "mpid": p.mpid, "provisional": int(p.provisional),
+                "workspace_id": p.workspace_id,
+                "mpid": p.mpid,
+                "provisional": int(p.provisional),
                 "user_attributes": _encode(p.user_attributes).decode(),
                 "user_identities": _encode(p.user_identities).decode(),
                 "device_identities": _encode(p.device_identities).decode(),
                 "consent_state": _encode(p.consent_state).decode(),
-                "first_seen_ms": p.first_seen_ms, "last_seen_ms": p.last_seen_ms, "updated_ms": now_ms,
+                "first_seen_ms": p.first_seen_ms,
+                "last_seen_ms": p.last_seen_ms,
+                "updated_ms": now_ms,
             }
             for p in touched.values()
         ]
@@ -104,7 +108,9 @@ class ProfileStore:
         conn.execute(
             upsert.on_conflict_do_update(
                 index_elements=["workspace_id", "mpid"],
-                set_={name: upsert.excluded[name] for name in rows[0] if name not in ("workspace_id", "mpid")},
+                set_={
+                    name: upsert.excluded[name] for name in rows[0] if name not in ("workspace_id", "mpid")
+                },
             ),
             rows,
         )
@@ -113,10 +119,19 @@ class ProfileStore:
             conn.execute(
                 upsert_identity.on_conflict_do_update(
                     index_elements=["workspace_id", "identity_type", "identity_value"],
-                    set_={"mpid": upsert_identity.excluded.mpid, "updated_ms": upsert_identity.excluded.updated_ms},
+                    set_={
+                        "mpid": upsert_identity.excluded.mpid,
+                        "updated_ms": upsert_identity.excluded.updated_ms,
+                    },
                 ),
                 [
-                    {"workspace_id": w, "identity_type": t, "identity_value": v, "mpid": m, "updated_ms": now_ms}
+                    {
+                        "workspace_id": w,
+                        "identity_type": t,
+                        "identity_value": v,
+                        "mpid": m,
+                        "updated_ms": now_ms,
+                    }
                     for (w, t, v), m in identity_rows.items()
                 ],
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Integer, SmallInteger, String, Table, Text
 
-from fermion.store.metadata import metadata
+from fermion.store import metadata
 
 profiles = Table(
     "profiles",

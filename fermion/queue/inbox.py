@@ -89,9 +89,15 @@ class Inbox:
                     insert(inbox),
                     [
                         {
-                            "workspace_id": r.workspace_id, "input_id": r.input_id, "partition": r.partition,
-                            "user_key": r.user_key, "received_ms": r.received_ms, "channel": r.channel,
-                            "historical": int(r.historical), "payload": r.payload, "status": PENDING,
+                            "workspace_id": r.workspace_id,
+                            "input_id": r.input_id,
+                            "partition": r.partition,
+                            "user_key": r.user_key,
+                            "received_ms": r.received_ms,
+                            "channel": r.channel,
+                            "historical": int(r.historical),
+                            "payload": r.payload,
+                            "status": PENDING,
                             "attempts": 0,
                         }
                         for r in fresh
@@ -124,8 +130,15 @@ class Inbox:
         """The oldest pending batches of ``partitions`` (None: every partition), in acceptance order."""
         query = (
             select(
-                inbox.c.id, inbox.c.workspace_id, inbox.c.input_id, inbox.c.user_key, inbox.c.received_ms,
-                inbox.c.channel, inbox.c.historical, inbox.c.payload, inbox.c.attempts,
+                inbox.c.id,
+                inbox.c.workspace_id,
+                inbox.c.input_id,
+                inbox.c.user_key,
+                inbox.c.received_ms,
+                inbox.c.channel,
+                inbox.c.historical,
+                inbox.c.payload,
+                inbox.c.attempts,
             )
             .where(inbox.c.status == PENDING)
             .order_by(inbox.c.id)
@@ -152,25 +165,41 @@ class Inbox:
             conn.execute(
                 update(inbox)
                 .where(inbox.c.id == item_id)
-                .values(status=PARKED, attempts=inbox.c.attempts + 1, error=error[:4000],
-                        parked_ms=self._clock.now_ms())
+                .values(
+                    status=PARKED,
+                    attempts=inbox.c.attempts + 1,
+                    error=error[:4000],
+                    parked_ms=self._clock.now_ms(),
+                )
             )
 
     def parked(self, limit: int = 100) -> list[ParkedItem]:
         """Parked batches, oldest first."""
         query = (
-            select(inbox.c.id, inbox.c.workspace_id, inbox.c.input_id, inbox.c.received_ms, inbox.c.parked_ms,
-                   inbox.c.attempts, inbox.c.error)
+            select(
+                inbox.c.id,
+                inbox.c.workspace_id,
+                inbox.c.input_id,
+                inbox.c.received_ms,
+                inbox.c.parked_ms,
+                inbox.c.attempts,
+                inbox.c.error,
+            )
             .where(inbox.c.status == PARKED)
             .order_by(inbox.c.id)
             .limit(limit)
         )
         with self._engine.connect() as conn:
-            return [ParkedItem(int(i), w, inp, r, p or 0, a, e or "") for i, w, inp, r, p, a, e in conn.execute(query)]
+            return [
+                ParkedItem(int(i), w, inp, r, p or 0, a, e or "")
+                for i, w, inp, r, p, a, e in conn.execute(query)
+            ]
 
     def replay_parked(self, ids: Sequence[int] | None = None) -> int:
         """Put parked batches (all, or ``ids``) back in line; returns how many."""
-        statement = update(inbox).where(inbox.c.status == PARKED).values(status=PENDING, error=None, parked_ms=None)
+        statement = (
+            update(inbox).where(inbox.c.status == PARKED).values(status=PENDING, error=None, parked_ms=None)
+        )
         if ids is not None:
             statement = statement.where(inbox.c.id.in_(list(ids)))
         with self._engine.begin() as conn:
@@ -192,5 +221,7 @@ class Inbox:
         """Drop de-duplication keys older than ``before_ms``; returns how many."""
         with self._engine.begin() as conn:
             return int(
-                conn.execute(delete(source_requests).where(source_requests.c.received_ms < before_ms)).rowcount
+                conn.execute(
+                    delete(source_requests).where(source_requests.c.received_ms < before_ms)
+                ).rowcount
             )

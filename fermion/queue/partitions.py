@@ -42,9 +42,9 @@ class PartitionLeases:
             conn.execute(delete(inbox_workers).where(inbox_workers.c.heartbeat_ms < now - 3 * self._lease_ms))
             live = int(
                 conn.execute(
-                    select(func.count()).select_from(inbox_workers).where(
-                        inbox_workers.c.heartbeat_ms >= now - self._lease_ms
-                    )
+                    select(func.count())
+                    .select_from(inbox_workers)
+                    .where(inbox_workers.c.heartbeat_ms >= now - self._lease_ms)
                 ).scalar_one()
             )
             share = math.ceil(INBOX_PARTITIONS / max(1, live))
@@ -67,9 +67,12 @@ class PartitionLeases:
                 held = held[:share]
             elif len(held) < share:
                 free = or_(inbox_partitions.c.owner.is_(None), inbox_partitions.c.lease_until_ms < now)
-                candidates = select(inbox_partitions.c.partition).where(free).order_by(
-                    inbox_partitions.c.partition
-                ).limit(share - len(held))
+                candidates = (
+                    select(inbox_partitions.c.partition)
+                    .where(free)
+                    .order_by(inbox_partitions.c.partition)
+                    .limit(share - len(held))
+                )
                 if self._postgres:
                     candidates = candidates.with_for_update(skip_locked=True)
                 wanted = [int(p) for (p,) in conn.execute(candidates)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, SmallInteger, String, Table, Text
 
-from fermion.store.metadata import metadata
+from fermion.store import metadata
 
 # One row per accepted batch, committed before the 202. Deleted once processed; parked rows stay with
 # their error until replayed.

@@ -23,20 +23,28 @@ def _id() -> sa.Column[int]:
 
 def upgrade() -> None:
     op.create_table(
-        "orgs", _id(), sa.Column("name", sa.String(200), nullable=False),
+        "orgs",
+        _id(),
+        sa.Column("name", sa.String(200), nullable=False),
         sa.Column("created_ms", sa.BigInteger, nullable=False),
     )
     op.create_table(
-        "accounts", _id(), sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), nullable=False),
-        sa.Column("name", sa.String(200), nullable=False), sa.Column("created_ms", sa.BigInteger, nullable=False),
+        "accounts",
+        _id(),
+        sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("created_ms", sa.BigInteger, nullable=False),
     )
     op.create_table(
-        "workspaces", _id(),
+        "workspaces",
+        _id(),
         sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False),
-        sa.Column("name", sa.String(200), nullable=False), sa.Column("created_ms", sa.BigInteger, nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("created_ms", sa.BigInteger, nullable=False),
     )
     op.create_table(
-        "inputs", _id(),
+        "inputs",
+        _id(),
         sa.Column("workspace_id", sa.Integer, sa.ForeignKey("workspaces.id"), nullable=False, index=True),
         sa.Column("kind", sa.String(20), nullable=False),
         sa.Column("platform", sa.String(40), nullable=False),
@@ -48,7 +56,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "inbox",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
         sa.Column("workspace_id", sa.Integer, nullable=False),
         sa.Column("input_id", sa.Integer, nullable=False),
         sa.Column("partition", sa.SmallInteger, nullable=False),
@@ -108,7 +118,15 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
-        "profile_identities", "profiles", "source_requests", "inbox_workers", "inbox_partitions", "inbox",
-        "inputs", "workspaces", "accounts", "orgs",
+        "profile_identities",
+        "profiles",
+        "source_requests",
+        "inbox_workers",
+        "inbox_partitions",
+        "inbox",
+        "inputs",
+        "workspaces",
+        "accounts",
+        "orgs",
     ):
         op.drop_table(table)

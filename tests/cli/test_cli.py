@@ -1,0 +1,117 @@
+"""The `fermion` commands: --json prints one document; serve prints credentials and tail shows events."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from fermion.cli.main import app
+from tests.factories import basic_auth, make_batch, make_event
+
+FERMION = str(Path(sys.executable).parent / "fermion")
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {"FERMION_DATA_DIR": str(tmp_path / "data"), "FERMION_LOG_LEVEL": "warning"}
+    for name in list(os.environ):
+        if name.startswith("FERMION_"):
+            monkeypatch.delenv(name)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+def run_json(*args: str) -> object:
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_workspaces_and_inputs(env: dict[str, str]) -> None:
+    workspace = run_json("workspaces", "create", "Shop")
+    assert isinstance(workspace, dict) and workspace["name"] == "Shop"
+    listed = run_json("workspaces", "list")
+    assert [w["name"] for w in listed] == ["Shop"]  # type: ignore[union-attr,index]
+
+    created = run_json("inputs", "create", "--workspace", str(workspace["id"]), "--name", "Backend")
+    assert isinstance(created, dict) and created["api_secret"] and created["api_key"]
+    inputs = run_json("inputs", "list")
+    assert isinstance(inputs, list) and len(inputs) == 1
+    assert "api_secret" not in inputs[0] and "secret_hash" not in inputs[0]
+
+    rotated = run_json("inputs", "rotate-secret", created["api_key"])
+    assert isinstance(rotated, dict) and rotated["api_secret"] != created["api_secret"]
+
+
+def test_bad_input_kind_is_a_clear_error(env: dict[str, str]) -> None:
+    run_json("workspaces", "create", "Shop")
+    result = CliRunner().invoke(
+        app, ["inputs", "create", "--workspace", "1", "--name", "x", "--kind", "nope"]
+    )
+    assert result.exit_code != 0
+    assert "kind must be one of" in str(result.exception) or "kind must be one of" in result.output
+
+
+def test_inbox_status_json(env: dict[str, str]) -> None:
+    status = run_json("inbox", "status")
+    assert status == {"depth": 0, "parked": 0, "oldest_pending_ms": None, "lag_ms": 0, "parked_batches": []}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_prints_credentials_accepts_and_tail_shows(env: dict[str, str]) -> None:
+    port = _free_port()
+    full_env = {**os.environ, **env, "FERMION_PORT": str(port)}
+    server = subprocess.Popen([FERMION, "serve"], env=full_env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        lines: dict[str, str] = {}
+        while "API secret" not in lines:
+            line = server.stdout.readline()
+            assert line, "serve exited before printing credentials"
+            if ": " in line:
+                name, value = line.rstrip("\n").split(": ", 1)
+                lines[name] = value
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                httpx.get(f"{url}/healthz")
+                break
+            except httpx.ConnectError:
+                time.sleep(0.1)
+        batch = make_batch([make_event(event_name="Tail Me")], user_identities={"customer_id": "tail-1"})
+        response = httpx.post(
+            f"{url}/v2/events", json=batch, headers=basic_auth(lines["API key"], lines["API secret"])
+        )
+        assert response.status_code == 202
+        found: list[dict[str, object]] = []
+        for _ in range(50):
+            tail = subprocess.run(
+                [FERMION, "events", "tail", "--no-follow", "--json"],
+                env=full_env,
+                capture_output=True,
+                text=True,
+            )
+            assert tail.returncode == 0, tail.stderr
+            found = [json.loads(line) for line in tail.stdout.splitlines() if line.strip()]
+            if found:
+                break
+            time.sleep(0.1)
+        assert [e["event_name"] for e in found] == ["Tail Me"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
