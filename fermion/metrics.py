@@ -10,10 +10,15 @@ from prometheus_client.registry import Collector
 
 
 class Metrics:
-    """The counters and histograms Fermion updates, and gauges read on each scrape."""
+    """The counters and histograms Fermion updates, and gauges read on each scrape.
+
+    Ingest metrics live on ``registry``, worker metrics on ``worker_registry``, so that a process exposes
+    only the series it owns (`fermion serve` adds its worker process's series to its own).
+    """
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self.worker_registry = CollectorRegistry(auto_describe=True)
         self.http_requests = Counter(
             "fermion_http_requests", "HTTP requests served", ["route", "status"], registry=self.registry
         )
@@ -40,15 +45,17 @@ class Metrics:
         self.events_stored = Counter(
             "fermion_events_stored",
             "Events appended to the event store (new ones only)",
-            registry=self.registry,
+            registry=self.worker_registry,
         )
         self.batches_processed = Counter(
             "fermion_batches_processed",
             "Inbox batches processed by this process's worker",
-            registry=self.registry,
+            registry=self.worker_registry,
         )
         self.batches_parked = Counter(
-            "fermion_batches_parked", "Inbox batches parked after a processing error", registry=self.registry
+            "fermion_batches_parked",
+            "Inbox batches parked after a processing error",
+            registry=self.worker_registry,
         )
 
     def add_gauges(self, read: Callable[[], Iterable[tuple[str, str, float]]]) -> None:

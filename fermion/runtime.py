@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Engine
 
 from fermion.clock import Clock, SystemClock
 from fermion.errors import ConfigurationError
-from fermion.events import EventStore, open_event_store
-from fermion.ingest import Acceptor, Authenticator, RateLimiter
+from fermion.events import EventReads, EventStore, LocalReadClient, open_event_store
+from fermion.ingest import Acceptor, Authenticator, RateLimiter, limits_from
 from fermion.metrics import Metrics
 from fermion.pipeline import Worker
 from fermion.platform import Tenancy
@@ -38,7 +39,9 @@ class Runtime:
     acceptor: Acceptor
     limiter: RateLimiter
     committer: GroupCommitter
+    worker_socket: Path | None = None
     _events: EventStore | None = field(default=None, repr=False)
+    _local_reads: LocalReadClient | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None) -> Runtime:
@@ -70,6 +73,20 @@ class Runtime:
             self._events = open_event_store(self.settings.resolved_event_store_url())
         return self._events
 
+    def event_reads(self) -> EventReads:
+        """Where this process reads events: the store itself, or the local worker process that holds it."""
+        if self.worker_socket is not None and self.settings.resolved_event_store_url().startswith("duckdb"):
+            return self.local_reads()
+        return self.events
+
+    def local_reads(self) -> LocalReadClient:
+        """The client of the worker process that `fermion serve` started (requires ``worker_socket``)."""
+        if self.worker_socket is None:
+            raise ConfigurationError("This process started no worker process.")
+        if self._local_reads is None:
+            self._local_reads = LocalReadClient(self.worker_socket)
+        return self._local_reads
+
     def new_worker(self, worker_id: str | None = None) -> Worker:
         """A pipeline worker on this process's stores."""
         s = self.settings
@@ -85,6 +102,7 @@ class Runtime:
             lease_ms=int(s.worker_lease_s * 1000),
             poll_ms=s.worker_poll_ms,
             dedupe_retention_ms=s.dedupe_retention_days * 86_400_000,
+            limits=limits_from(s),
             worker_id=worker_id,
         )
 
@@ -109,4 +127,7 @@ class Runtime:
         if self._events is not None:
             self._events.close()
             self._events = None
+        if self._local_reads is not None:
+            self._local_reads.close()
+            self._local_reads = None
         self.engine.dispose()

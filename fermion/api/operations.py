@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 from dataclasses import asdict
 from typing import Any
@@ -35,7 +36,7 @@ def operations_router(runtime: Runtime) -> APIRouter:
         except Exception as exc:  # readiness reports, never raises
             checks["state_store"] = f"error: {exc}"
         try:
-            runtime.events.last_seq()
+            runtime.event_reads().last_seq()
             checks["event_store"] = "ok"
         except Exception as exc:  # readiness reports, never raises
             checks["event_store"] = f"error: {exc}"
@@ -46,8 +47,14 @@ def operations_router(runtime: Runtime) -> APIRouter:
 
     @router.get("/metrics", tags=["operations"])
     def metrics() -> Response:
-        """Prometheus metrics of this process."""
-        return PlainTextResponse(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        """Prometheus metrics of this process, and of the worker process `fermion serve` started."""
+        text = generate_latest(runtime.metrics.registry)
+        if runtime.worker_socket is None:
+            text += generate_latest(runtime.metrics.worker_registry)
+        else:
+            with contextlib.suppress(Exception):  # the worker is restarting: serve what this process knows
+                text += runtime.local_reads().metrics_text()
+        return PlainTextResponse(text, media_type=CONTENT_TYPE_LATEST)
 
     def check_admin(authorization: str | None) -> None:
         if not authorization or not authorization.lower().startswith("bearer "):
@@ -64,7 +71,7 @@ def operations_router(runtime: Runtime) -> APIRouter:
     ) -> dict[str, Any]:
         """Events stored after ``after_seq`` (what `fermion events tail` follows on the embedded store)."""
         check_admin(authorization)
-        rows = runtime.events.tail(after_seq, limit, workspace_id)
+        rows = runtime.event_reads().tail(after_seq, limit, workspace_id)
         return {"events": [asdict(r) for r in rows], "last_seq": rows[-1].seq if rows else after_seq}
 
     return router

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 
 import typer
 import uvicorn
 
 from fermion.api import create_app
+from fermion.cli.supervise import WorkerSupervisor
+from fermion.events import socket_path_for
 from fermion.logs import configure_logging
 from fermion.runtime import Runtime
 from fermion.settings import Settings
@@ -63,17 +64,19 @@ def serve(
     host: str = typer.Option(None, help="Bind address (FERMION_HOST)."),
     port: int = typer.Option(None, help="Port (FERMION_PORT)."),
 ) -> None:
-    """Run the API and the pipeline worker in one process (the embedded stores' way)."""
-    runtime = Runtime.open(_settings(host, port))
+    """Run the API and the pipeline worker together (the embedded stores' way)."""
+    settings = _settings(host, port)
+    runtime = Runtime.open(settings)
     try:
         _print_credentials(runtime)
-        worker = runtime.new_worker()
-        thread = threading.Thread(target=worker.run, name="fermion-worker", daemon=True)
-        thread.start()
-        print(f"Fermion listening on http://{runtime.settings.host}:{runtime.settings.port}", flush=True)
-        _uvicorn(runtime, None, None).run()
-        worker.stop()
-        thread.join(timeout=30)
+        runtime.worker_socket = socket_path_for(settings.data_dir)
+        supervisor = WorkerSupervisor(settings, runtime.worker_socket)
+        supervisor.start()
+        try:
+            print(f"Fermion listening on http://{settings.host}:{settings.port}", flush=True)
+            _uvicorn(runtime, None, None).run()
+        finally:
+            supervisor.stop()
     finally:
         runtime.close()
 
@@ -106,7 +109,7 @@ def worker(
         if runtime.settings.worker_metrics_port:
             from prometheus_client import start_http_server
 
-            start_http_server(runtime.settings.worker_metrics_port, registry=runtime.metrics.registry)
+            start_http_server(runtime.settings.worker_metrics_port, registry=runtime.metrics.worker_registry)
         pipeline_worker = runtime.new_worker(worker_id)
         signal.signal(signal.SIGTERM, lambda *_: pipeline_worker.stop())
         signal.signal(signal.SIGINT, lambda *_: pipeline_worker.stop())

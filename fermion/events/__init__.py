@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fermion.errors import ConfigurationError
+from fermion.events.local_reads import EventReads, LocalReadClient, LocalReadServer, socket_path_for
 from fermion.events.model import COLUMNS, EventStore, StoredEvent
 
 
@@ -25,4 +26,13 @@ def open_event_store(url: str) -> EventStore:
     raise ConfigurationError(f"Unsupported event store URL {url!r}: use duckdb:///PATH or postgresql://…")
 
 
-__all__ = ["COLUMNS", "EventStore", "StoredEvent", "open_event_store"]
+__all__ = [
+    "COLUMNS",
+    "EventReads",
+    "EventStore",
+    "LocalReadClient",
+    "LocalReadServer",
+    "StoredEvent",
+    "open_event_store",
+    "socket_path_for",
+]

@@ -68,7 +68,7 @@ class DuckDBEventStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._con = duckdb.connect(str(path))
+            self._con = duckdb.connect(str(path), config={"threads": 1})
         except duckdb.IOException as exc:
             raise ConfigurationError(
                 f"The embedded event store {path} is in use by another process ({exc}). DuckDB allows one "

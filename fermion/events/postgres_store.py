@@ -78,16 +78,17 @@ class PostgresEventStore:
             return 0
         con = self._con()
         with con.transaction(), con.cursor() as cur:
+            # ``position`` keeps the pipeline's order: seq follows it, so a batch's events stay in order.
             cur.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS incoming ON COMMIT DELETE ROWS AS "
-                f"SELECT {', '.join(COLUMNS)} FROM events WITH NO DATA"
+                f"SELECT {', '.join(COLUMNS)}, 0::bigint AS position FROM events WITH NO DATA"
             )
-            with cur.copy(f"COPY incoming ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                for e in events:
-                    copy.write_row(tuple(getattr(e, name) for name in COLUMNS))
+            with cur.copy(f"COPY incoming ({', '.join(COLUMNS)}, position) FROM STDIN") as copy:
+                for position, e in enumerate(events):
+                    copy.write_row((*(getattr(e, name) for name in COLUMNS), position))
             cur.execute(
                 f"INSERT INTO events ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM incoming "
-                "ORDER BY inbox_id ON CONFLICT DO NOTHING"
+                "ORDER BY position ON CONFLICT DO NOTHING"
             )
             return cur.rowcount
 

@@ -13,6 +13,7 @@ from fermion.ids import partition_of
 from fermion.platform import Input
 from fermion.queue import INBOX_PARTITIONS, InboxRecord
 from fermion.schema import Batch, BatchLimits, decode_batch, encode_batch, split_bulk
+from fermion.schema import identities_of as user_identities_of
 from fermion.settings import Settings
 
 CHANNEL_S2S = "server_to_server"
@@ -42,18 +43,28 @@ def limits_from(settings: Settings) -> BatchLimits:
 
 def identities_of(batch: Batch) -> tuple[dict[str, str], dict[str, str]]:
     """The batch's user identities and device identities, as name → value (set values only)."""
-    users: dict[str, str] = {}
-    if batch.user_identities is not None:
-        users = {
-            k: v for k, v in msgspec.structs.asdict(batch.user_identities).items() if isinstance(v, str) and v
-        }
     devices: dict[str, str] = {}
     if batch.device_info is not None:
         for name in DEVICE_IDENTITY_PRIORITY:
             value = getattr(batch.device_info, name, None)
             if isinstance(value, str) and value:
                 devices[name] = value
-    return users, devices
+    return {k: v for k, v in user_identities_of(batch.user_identities).items() if v}, devices
+
+
+def _reject_nul(value: object, path: str) -> None:
+    """NUL characters cannot be stored by every backend (PostgreSQL text and JSONB refuse them): reject them
+    with the path of the first one, rather than accept a batch that could never be processed."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BatchValidationError("Strings must not contain the NUL character (\\u0000).", path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _reject_nul(key, f"{path}.{key}")
+            _reject_nul(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _reject_nul(item, f"{path}[{index}]")
 
 
 class Acceptor:
@@ -102,6 +113,8 @@ class Acceptor:
         self, source: Input, raw: bytes, path: str, *, historical: bool, now: int
     ) -> tuple[InboxRecord, int]:
         decoded = decode_batch(raw, path=path, limits=self._limits)
+        if b"\\u0000" in raw:
+            _reject_nul(msgspec.json.decode(raw), path)
         batch = decoded.batch
         if batch.api_key is not None and batch.api_key != source.api_key:
             raise Forbidden(

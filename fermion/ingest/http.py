@@ -161,4 +161,6 @@ class EventsApi:
             raise BadRequest(f"Content-Encoding is gzip but the body is not valid gzip ({exc}).") from exc
         if len(data) > self._max or inflater.unconsumed_tail:
             raise PayloadTooLarge(f"The decompressed request body must be under {self._max} bytes.")
+        if not inflater.eof:
+            raise BadRequest("Content-Encoding is gzip but the body is truncated (no gzip trailer).")
         return data

@@ -14,7 +14,7 @@ from fermion.ingest import identities_of
 from fermion.platform import Input
 from fermion.profiles import ProfileUpdate
 from fermion.queue import InboxItem
-from fermion.schema import Batch, decode_batch, encode_event, event_name_of, event_type_of
+from fermion.schema import Batch, BatchLimits, decode_batch, encode_event, event_name_of, event_type_of
 
 SOURCE_FEED_ATTRIBUTE = "mParticle Source Feed"
 
@@ -28,12 +28,12 @@ class Prepared:
     item_ids: list[int] = field(default_factory=list)
 
 
-def prepare(item: InboxItem, source: Input | None, into: Prepared) -> None:
+def prepare(item: InboxItem, source: Input | None, limits: BatchLimits, into: Prepared) -> None:
     """Decode one inbox item, resolve its user, and add its events and profile update to ``into``.
 
     Raises on a batch that cannot be processed; the worker parks it.
     """
-    batch = decode_batch(item.payload).batch
+    batch = decode_batch(item.payload, limits=limits).batch
     mpid, provisional = mpid_for(item.workspace_id, item.user_key)
     _feed_attribute(batch, source)
     environment = batch.environment if batch.environment != "unknown" else "production"

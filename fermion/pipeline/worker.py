@@ -23,6 +23,7 @@ from fermion.pipeline.stages import Prepared, prepare
 from fermion.platform import Input, Tenancy
 from fermion.profiles import ProfileStore
 from fermion.queue import INBOX_PARTITIONS, Inbox, InboxItem, PartitionLeases
+from fermion.schema import BatchLimits
 
 _log = logging.getLogger("fermion.pipeline")
 
@@ -54,6 +55,7 @@ class Worker:
         lease_ms: int,
         poll_ms: int,
         dedupe_retention_ms: int,
+        limits: BatchLimits,
         worker_id: str | None = None,
     ) -> None:
         self._engine = engine
@@ -66,6 +68,7 @@ class Worker:
         self._batch_size = batch_size
         self._poll_s = poll_ms / 1000
         self._dedupe_retention_ms = dedupe_retention_ms
+        self._limits = limits
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
         self._leases = PartitionLeases(engine, clock, self.worker_id, lease_ms)
         self._renew_every_ms = max(100, lease_ms // 3)
@@ -110,7 +113,7 @@ class Worker:
         parked = 0
         for item in items:
             try:
-                prepare(item, self._input(item.input_id), prepared)
+                prepare(item, self._input(item.input_id), self._limits, prepared)
             except Exception as exc:  # worker guard: a batch that cannot be decoded or resolved is parked
                 self._park(item, exc)
                 parked += 1
@@ -160,10 +163,15 @@ class Worker:
         self._stop.set()
 
     def drain(self, timeout_s: float = 30.0) -> None:
-        """Process until the inbox has no pending work this worker can reach (tests, CLI)."""
+        """Process until no pending work is left that this worker can reach, then give back its leases."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        try:
+            while time.monotonic() < deadline:
+                self._next_renew_ms = 0
+                if self.tick().claimed == 0:
+                    return
+            raise TimeoutError("the inbox did not drain in time")
+        finally:
+            self._leases.release()
+            self._partitions = []
             self._next_renew_ms = 0
-            if self.tick().claimed == 0:
-                return
-        raise TimeoutError("the inbox did not drain in time")

@@ -62,6 +62,20 @@ class InputCredentials:
     api_secret: str
 
 
+MAX_NAME_LENGTH = 200
+MAX_PLATFORM_LENGTH = 40
+
+
+def _checked_name(what: str, value: str, limit: int = MAX_NAME_LENGTH) -> str:
+    """``value`` without surrounding spaces; BadRequest when empty or longer than the store keeps."""
+    value = value.strip()
+    if not value:
+        raise BadRequest(f"{what} must not be empty.")
+    if len(value) > limit:
+        raise BadRequest(f"{what} must be at most {limit} characters; it has {len(value)}.")
+    return value
+
+
 def _new_id(conn: Connection, statement: Insert) -> int:
     key = conn.execute(statement).inserted_primary_key
     assert key is not None
@@ -82,8 +96,7 @@ class Tenancy:
 
     def create_workspace(self, name: str, account_id: int | None = None) -> Workspace:
         """A new workspace in ``account_id`` (default: the first account, created with its org if missing)."""
-        if not name.strip():
-            raise BadRequest("Workspace name must not be empty.")
+        name = _checked_name("Workspace name", name)
         now = self._clock.now_ms()
         with self._engine.begin() as conn:
             if account_id is None:
@@ -96,7 +109,7 @@ class Tenancy:
             elif conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).first() is None:
                 raise NotFound(f"Account {account_id} does not exist.")
             new_id = _new_id(
-                conn, insert(workspaces).values(account_id=account_id, name=name.strip(), created_ms=now)
+                conn, insert(workspaces).values(account_id=account_id, name=name, created_ms=now)
             )
         return self.get_workspace(new_id)
 
@@ -131,8 +144,8 @@ class Tenancy:
             raise BadRequest(f"Input kind must be one of {', '.join(INPUT_KINDS)}, not {kind!r}.")
         if kind == "platform" and platform not in PLATFORMS:
             raise BadRequest(f"Platform must be one of {', '.join(PLATFORMS)}, not {platform!r}.")
-        if not name.strip():
-            raise BadRequest("Input name must not be empty.")
+        name = _checked_name("Input name", name)
+        platform = _checked_name("Platform", platform, MAX_PLATFORM_LENGTH)
         self.get_workspace(workspace_id)
         secret = new_api_secret()
         now = self._clock.now_ms()
@@ -143,7 +156,7 @@ class Tenancy:
                     workspace_id=workspace_id,
                     kind=kind,
                     platform=platform,
-                    name=name.strip(),
+                    name=name,
                     api_key=new_api_key(),
                     secret_hash=hash_secret(secret),
                     created_ms=now,

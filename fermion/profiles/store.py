@@ -102,7 +102,7 @@ class ProfileStore:
                 "last_seen_ms": p.last_seen_ms,
                 "updated_ms": now_ms,
             }
-            for p in touched.values()
+            for _, p in sorted(touched.items())  # one lock order for every writer: no deadlocks
         ]
         upsert = self._insert(profiles)
         conn.execute(
@@ -132,7 +132,7 @@ class ProfileStore:
                         "mpid": m,
                         "updated_ms": now_ms,
                     }
-                    for (w, t, v), m in identity_rows.items()
+                    for (w, t, v), m in sorted(identity_rows.items())
                 ],
             )
 

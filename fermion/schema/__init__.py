@@ -97,6 +97,7 @@ from fermion.schema.identities import (
     UserIdentity,
     identities_of,
 )
+from fermion.schema.integers import INT64_MAX, INT64_MIN, Int64
 from fermion.schema.limits import BatchLimits, apply_limits
 from fermion.schema.location import Location, LocationSource
 
@@ -104,6 +105,8 @@ __all__ = [
     "EVENT_TYPES",
     "IDENTITY_ALIASES",
     "IDENTITY_TYPES",
+    "INT64_MAX",
+    "INT64_MIN",
     "MISSING_EVENT_TYPE",
     "ApplicationInfo",
     "ApplicationStateTransitionData",
@@ -137,6 +140,7 @@ __all__ = [
     "EventData",
     "EventSystemNotificationInfo",
     "FirstRunEvent",
+    "Int64",
     "Location",
     "LocationSource",
     "MediaInfo",

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
-AttributeValue: TypeAlias = str | int | float | bool | None
+from fermion.schema.integers import Int64
+
+AttributeValue: TypeAlias = str | Int64 | float | bool | None
 """One event or product attribute value (SCHEMA ``String``: string, number, boolean or null)."""
 
 AttributeMap: TypeAlias = dict[str, AttributeValue]

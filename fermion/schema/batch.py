@@ -15,17 +15,18 @@ from fermion.schema.consent import ConsentState
 from fermion.schema.device import ApplicationInfo, DeviceInfo
 from fermion.schema.events import Event
 from fermion.schema.identities import UserIdentities
+from fermion.schema.integers import Int64
 from fermion.schema.location import Location
 
 Environment: TypeAlias = Literal["development", "production", "unknown"]
-SourceRequestId: TypeAlias = str | int | float | bool | None
+SourceRequestId: TypeAlias = str | Int64 | float | bool | None
 
 
 class DataPlanContext(msgspec.Struct, omit_defaults=True, kw_only=True):
     """The data plan a batch claims to follow; no ``plan_version`` means the latest version."""
 
     plan_id: str
-    plan_version: int | None = None
+    plan_version: Int64 | None = None
 
 
 class BatchContext(msgspec.Struct, omit_defaults=True, kw_only=True):
@@ -75,12 +76,12 @@ class Batch(msgspec.Struct, omit_defaults=True, kw_only=True):
     ip: str | None = None
     api_key: str | None = None
     api_keys: list[str] | None = None
-    schema_version: int | None = None
-    timestamp_unixtime_ms: int | None = None
-    batch_id: int | None = None
+    schema_version: Int64 | None = None
+    timestamp_unixtime_ms: Int64 | None = None
+    batch_id: Int64 | None = None
     source_info: SourceInfo | None = None
     attribution_info: AttributionInfo | None = None
-    origin_mpid: int | None = None
+    origin_mpid: Int64 | None = None
     sdk_version: str | None = None
     job_id: str | None = None
     modified: bool | None = None

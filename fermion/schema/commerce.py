@@ -8,6 +8,7 @@ import msgspec
 
 from fermion.schema.attributes import AttributeMap
 from fermion.schema.event_data import EventData
+from fermion.schema.integers import Int64
 
 ProductActionType: TypeAlias = Literal[
     "add_to_cart",
@@ -32,11 +33,11 @@ class Product(msgspec.Struct, omit_defaults=True, kw_only=True):
     brand: str | None = None
     category: str | None = None
     variant: str | None = None
-    position: int | None = None
+    position: Int64 | None = None
     price: float | None = None
     quantity: float | None = None
     coupon_code: str | None = None
-    added_to_cart_time_ms: int | None = None
+    added_to_cart_time_ms: Int64 | None = None
     total_product_amount: float | None = None
     custom_attributes: AttributeMap | None = None
 
@@ -45,7 +46,7 @@ class ProductAction(msgspec.Struct, omit_defaults=True, kw_only=True):
     """What the user did with products: add to cart, purchase, refund, ..."""
 
     action: ProductActionType
-    checkout_step: int | None = None
+    checkout_step: Int64 | None = None
     checkout_options: str | None = None
     product_action_list: str | None = None
     product_list_source: str | None = None
@@ -65,7 +66,7 @@ class Promotion(msgspec.Struct, omit_defaults=True, kw_only=True):
     name: str | None = None
     creative: str | None = None
     # The spec says string; SDKs build positions from numbers, so both are accepted.
-    position: str | int | None = None
+    position: str | Int64 | None = None
 
 
 class PromotionAction(msgspec.Struct, omit_defaults=True, kw_only=True):

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import msgspec
 
+from fermion.schema.integers import Int64
+
 
 class ConsentRecord(msgspec.Struct, omit_defaults=True, kw_only=True):
     """One consent decision for one purpose."""
 
     consented: bool
     document: str | None = None
-    timestamp_unixtime_ms: int | None = None
+    timestamp_unixtime_ms: Int64 | None = None
     location: str | None = None
     hardware_id: str | None = None
 

@@ -10,10 +10,11 @@ from typing import Literal, TypeAlias
 import msgspec
 
 from fermion.schema.attributes import AttributeMap
+from fermion.schema.integers import Int64
 
 AttAuthorizationStatus: TypeAlias = Literal["authorized", "denied", "not_determined", "restricted"]
 
-Orientation: TypeAlias = str | int
+Orientation: TypeAlias = str | Int64
 """Samples show names (``portrait``, ``LandscapeLeft``, ``unknown``) and integers (``6``)."""
 
 
@@ -28,9 +29,9 @@ class DeviceInfo(msgspec.Struct, omit_defaults=True, kw_only=True):
     platform: str | None = None
     os_version: str | None = None
     device_model: str | None = None
-    screen_height: int | None = None
-    screen_width: int | None = None
-    screen_dpi: int | None = None
+    screen_height: Int64 | None = None
+    screen_width: Int64 | None = None
+    screen_dpi: Int64 | None = None
     device_country: str | None = None
     locale_language: str | None = None
     locale_country: str | None = None
@@ -38,12 +39,12 @@ class DeviceInfo(msgspec.Struct, omit_defaults=True, kw_only=True):
     network_carrier: str | None = None
     network_code: str | None = None
     network_mobile_country_code: str | None = None
-    timezone_offset: int | None = None
+    timezone_offset: Int64 | None = None
     build_identifier: str | None = None
     http_header_user_agent: str | None = None
     ios_advertising_id: str | None = None
     att_authorization_status: AttAuthorizationStatus | None = None
-    att_timestamp_unixtime_ms: int | None = None
+    att_timestamp_unixtime_ms: Int64 | None = None
     push_token: str | None = None
     cpu_architecture: str | None = None
     is_tablet: bool | None = None
@@ -77,7 +78,7 @@ class ApplicationInfo(msgspec.Struct, omit_defaults=True, kw_only=True):
     package: str | None = None
     os: str | None = None
     apple_search_ads_attributes: dict[str, AttributeMap] | None = None
-    sideloaded_kits_count: int | None = None
+    sideloaded_kits_count: Int64 | None = None
 
 
 class DeviceCurrentState(msgspec.Struct, omit_defaults=True, kw_only=True):
@@ -92,11 +93,11 @@ class DeviceCurrentState(msgspec.Struct, omit_defaults=True, kw_only=True):
     application_memory_total_bytes: float | None = None
     device_orientation: Orientation | None = None
     status_bar_orientation: Orientation | None = None
-    time_since_start_ms: int | None = None
+    time_since_start_ms: Int64 | None = None
     battery_level: float | None = None
     data_connection_type: str | None = None
     data_connection_type_detail: str | None = None
     gps_state: bool | str | None = None
-    total_system_memory_usage_bytes: int | None = None
-    disk_space_free_bytes: int | None = None
-    external_disk_space_free_bytes: int | None = None
+    total_system_memory_usage_bytes: Int64 | None = None
+    disk_space_free_bytes: Int64 | None = None
+    external_disk_space_free_bytes: Int64 | None = None

@@ -13,6 +13,7 @@ import msgspec
 from fermion.schema.attributes import AttributeMap, UserAttributeValue
 from fermion.schema.device import DeviceCurrentState
 from fermion.schema.identities import UserIdentity
+from fermion.schema.integers import Int64
 from fermion.schema.location import Location
 
 CustomEventType: TypeAlias = Literal[
@@ -54,17 +55,19 @@ class MediaInfo(msgspec.Struct, omit_defaults=True, kw_only=True):
 
 
 class EventData(msgspec.Struct, omit_defaults=True, kw_only=True):
-    """Fields common to the ``data`` of every event type; also the data of session_start,
-    first_run, uninstall, pre_attribution and push_reaction."""
+    """Fields common to the ``data`` of every event type.
 
-    event_id: int | None = None
-    event_num: int | None = None
+    Also the whole data of session_start, first_run, uninstall, pre_attribution and push_reaction.
+    """
+
+    event_id: Int64 | None = None
+    event_num: Int64 | None = None
     source_message_id: str | None = None
-    session_id: int | None = None
+    session_id: Int64 | None = None
     session_uuid: str | None = None
-    session_start_unixtime_ms: int | None = None
-    event_start_unixtime_ms: int | None = None
-    timestamp_unixtime_ms: int | None = None
+    session_start_unixtime_ms: Int64 | None = None
+    event_start_unixtime_ms: Int64 | None = None
+    timestamp_unixtime_ms: Int64 | None = None
     custom_attributes: AttributeMap | None = None
     custom_flags: dict[str, Any] | None = None
     location: Location | None = None
@@ -99,7 +102,7 @@ class ScreenViewData(EventData):
 class SessionEndData(EventData):
     """session_end."""
 
-    session_duration_ms: int | None = None
+    session_duration_ms: Int64 | None = None
 
 
 class ApplicationStateTransitionData(EventData):
@@ -123,7 +126,7 @@ class BreadcrumbData(EventData):
     """breadcrumb: a trail marker; also the element type of a crash report's breadcrumbs."""
 
     label: str
-    session_number: int | None = None
+    session_number: Int64 | None = None
 
 
 class CrashReportData(EventData):
@@ -138,9 +141,9 @@ class CrashReportData(EventData):
     exception_handled: bool | None = None
     topmost_context: str | None = None
     pl_crash_report_file_base64: str | None = None
-    ios_image_base_address: int | None = None
-    ios_image_size: int | None = None
-    session_number: int | None = None
+    ios_image_base_address: Int64 | None = None
+    ios_image_size: Int64 | None = None
+    session_number: Int64 | None = None
 
 
 class PushRegistrationData(EventData):
@@ -161,7 +164,7 @@ class PushMessageData(EventData):
     application_state: str | None = None
     action_identifier: str | None = None
     # DOCS: integer bit mask; SCHEMA/OAS: enum string (Received, DirectOpen, ...).
-    push_message_behavior: int | str | None = None
+    push_message_behavior: Int64 | str | None = None
 
 
 class NetworkPerformanceData(EventData):
@@ -169,11 +172,11 @@ class NetworkPerformanceData(EventData):
 
     http_verb: str | None = None
     url: str | None = None
-    time_elapsed: int | None = None
-    bytes_in: int | None = None
-    bytes_out: int | None = None
+    time_elapsed: Int64 | None = None
+    bytes_in: Int64 | None = None
+    bytes_out: Int64 | None = None
     # DOCS: string ("200"); SCHEMA/OAS: integer.
-    response_code: int | str | None = None
+    response_code: Int64 | str | None = None
     data: str | None = None
 
 
@@ -181,8 +184,8 @@ class ProfileData(EventData):
     """profile: signup, login, logout, update or delete of a user profile."""
 
     # SCHEMA/OAS require the mpids; the official Python SDK sends profile names instead.
-    previous_mpid: int | None = None
-    current_mpid: int | None = None
+    previous_mpid: Int64 | None = None
+    current_mpid: Int64 | None = None
     profile_event_type: str | None = None
     profile_name: str | None = None
     previous_profile_name: str | None = None

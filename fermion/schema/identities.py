@@ -12,6 +12,7 @@ from typing import Final
 import msgspec
 
 from fermion.errors import BatchValidationError
+from fermion.schema.integers import INT64_MAX, INT64_MIN, Int64
 
 IDENTITY_TYPES: Final[tuple[str, ...]] = (
     "customer_id",
@@ -41,9 +42,6 @@ IDENTITY_TYPES: Final[tuple[str, ...]] = (
 
 IDENTITY_ALIASES: Final[dict[str, str]] = {"customerid": "customer_id"}
 """Input-only spellings and the identity they mean (the official Python SDK sends ``customerid``)."""
-
-INT64_MIN: Final = -(2**63)
-INT64_MAX: Final = 2**63 - 1
 
 _MPID_TEXT = re.compile(r"-?[0-9]+")
 
@@ -85,7 +83,7 @@ class UserIdentity(msgspec.Struct, omit_defaults=True, kw_only=True):
 
     identity_type: str
     identity: str | None = None
-    timestamp_unixtime_ms: int | None = None
+    timestamp_unixtime_ms: Int64 | None = None
     created_this_batch: bool | None = None
 
 

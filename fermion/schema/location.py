@@ -6,6 +6,8 @@ from typing import Literal, TypeAlias
 
 import msgspec
 
+from fermion.schema.integers import Int64
+
 LocationSource: TypeAlias = Literal["unknown", "ip_lookup", "lat_long"]
 
 
@@ -19,5 +21,5 @@ class Location(msgspec.Struct, omit_defaults=True, kw_only=True):
     region_code: str | None = None
     city_name: str | None = None
     postal_code: str | None = None
-    dma_code: int | None = None
+    dma_code: Int64 | None = None
     location_source: LocationSource | None = None

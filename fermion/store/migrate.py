@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 _SCRIPTS = Path(__file__).parent / "migrations"
 
@@ -16,5 +16,8 @@ def migrate(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(_SCRIPTS))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Processes starting together take turns; the later ones find the schema current.
+            connection.execute(text("SELECT pg_advisory_xact_lock(727000)"))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

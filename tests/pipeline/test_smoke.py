@@ -8,7 +8,9 @@ from fermion.runtime import Runtime
 from tests.factories import make_batch, make_event
 
 
-def test_accepted_batch_is_stored_and_applied(runtime: Runtime, client: TestClient, auth: dict[str, str]) -> None:
+def test_accepted_batch_is_stored_and_applied(
+    runtime: Runtime, client: TestClient, auth: dict[str, str]
+) -> None:
     batch = make_batch(
         [make_event(event_name="Signed Up"), make_event("screen_view", screen_name="Home")],
         user_attributes={"tier": "gold"},
@@ -20,7 +22,10 @@ def test_accepted_batch_is_stored_and_applied(runtime: Runtime, client: TestClie
     mpid = runtime.profiles.find_by_identity(1, "customer_id", "c-1")
     assert mpid is not None
     stored = runtime.events.events_of(1, mpid)
-    assert [(e.event_type, e.event_name) for e in stored] == [("custom_event", "Signed Up"), ("screen_view", "Home")]
+    assert [(e.event_type, e.event_name) for e in stored] == [
+        ("custom_event", "Signed Up"),
+        ("screen_view", "Home"),
+    ]
     profile = runtime.profiles.get(1, mpid)
     assert profile is not None and profile.user_attributes == {"tier": "gold"}
     assert profile.provisional

@@ -63,7 +63,11 @@ def make_product(**fields: Any) -> dict[str, Any]:
 def make_commerce_event(**data: Any) -> dict[str, Any]:
     """A commerce event; a purchase unless another shape is given."""
     if not {"product_action", "promotion_action", "product_impressions"} & data.keys():
-        data["product_action"] = {"action": "purchase", "transaction_id": "T-1001", "products": [make_product()]}
+        data["product_action"] = {
+            "action": "purchase",
+            "transaction_id": "T-1001",
+            "products": [make_product()],
+        }
     return make_event("commerce_event", **data)
 
 

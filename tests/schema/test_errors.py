@@ -40,20 +40,55 @@ def test_wrong_type_is_reported_at_its_path(prefix: str) -> None:
         (make_batch(schema_version=2.5), "$.schema_version"),
         (make_batch([make_event("screen_view", screen_name=["Home"])]), "$.events[0].data.screen_name"),
         (
-            make_batch([make_commerce_event(product_action={"action": "purchase", "products": [{"price": "9.99"}]})]),
+            make_batch(
+                [make_commerce_event(product_action={"action": "purchase", "products": [{"price": "9.99"}]})]
+            ),
             "$.events[0].data.product_action.products[0].price",
         ),
-        (make_batch([make_event("custom_event", custom_attributes={"k": [1]})]), "$.events[0].data.custom_attributes[...]"),
-        (make_batch([make_event("network_performance", response_code=[200])]), "$.events[0].data.response_code"),
+        (
+            make_batch([make_event("custom_event", custom_attributes={"k": [1]})]),
+            "$.events[0].data.custom_attributes[...]",
+        ),
+        (
+            make_batch([make_event("network_performance", response_code=[200])]),
+            "$.events[0].data.response_code",
+        ),
         (make_batch([make_event("breadcrumb")]), "$.events[0].data"),
         (make_batch([{"event_type": "custom_event"}]), "$.events[0]"),
-        (make_batch([make_event("session_start", location={"latitude": "north"})]), "$.events[0].data.location.latitude"),
-        (make_batch(events="none"), "$.events"),
-        (make_batch(events=[3]), "$.events[0]"),
+        (
+            make_batch([make_event("session_start", location={"latitude": "north"})]),
+            "$.events[0].data.location.latitude",
+        ),
+        ({**make_batch(), "events": "none"}, "$.events"),
+        ({**make_batch(), "events": [3]}, "$.events[0]"),
     ],
 )
 def test_invalid_field_paths(document: dict[str, Any], path: str) -> None:
     assert rejection(document).path == path
+
+
+@pytest.mark.parametrize(
+    ("document", "path"),
+    [
+        (make_batch([make_event(timestamp_unixtime_ms=2**63)]), "$.events[0].data.timestamp_unixtime_ms"),
+        (make_batch([make_event(session_id=-(2**63) - 1)]), "$.events[0].data.session_id"),
+        (make_batch([make_event(custom_attributes={"n": 2**64})]), "$.events[0].data.custom_attributes[...]"),
+        (make_batch(user_attributes={"ids": [1, 2**70]}), "$.user_attributes[...][1]"),
+        (make_batch(device_info={"screen_width": 2**63}), "$.device_info.screen_width"),
+        (make_batch(source_request_id=2**63), "$.source_request_id"),
+    ],
+)
+def test_integers_beyond_int64_are_rejected(document: dict[str, Any], path: str) -> None:
+    error = rejection(document)
+    assert error.path == path
+    assert "9223372036854775807" in error.message or "-9223372036854775808" in error.message
+
+
+def test_int64_extremes_are_accepted() -> None:
+    decoded = decode(make_batch([make_event(timestamp_unixtime_ms=2**63 - 1, session_id=-(2**63))]))
+    events = decoded.batch.events
+    assert events is not None
+    assert (events[0].data.timestamp_unixtime_ms, events[0].data.session_id) == (2**63 - 1, -(2**63))
 
 
 def test_missing_required_field_is_named() -> None:
@@ -78,15 +113,31 @@ def test_missing_required_field_is_named() -> None:
             "$.events[0].data.product_action.action",
             "add_to_wishlist, remove_from_wish_list",
         ),
-        (make_batch([make_commerce_event(promotion_action={"action": "hover"})]), "$.events[0].data.promotion_action.action", "view, click"),
+        (
+            make_batch([make_commerce_event(promotion_action={"action": "hover"})]),
+            "$.events[0].data.promotion_action.action",
+            "view, click",
+        ),
         (
             make_batch([make_event("application_state_transition", application_transition_type="crashed")]),
             "$.events[0].data.application_transition_type",
             "application_initialized",
         ),
-        (make_batch([make_event("push_message", push_message_type="opened")]), "$.events[0].data.push_message_type", "sent, received, action"),
-        (make_batch([make_event("session_start", location={"location_source": "gps"})]), "$.events[0].data.location.location_source", "ip_lookup"),
-        (make_batch(device_info={"att_authorization_status": "yes"}), "$.device_info.att_authorization_status", "not_determined"),
+        (
+            make_batch([make_event("push_message", push_message_type="opened")]),
+            "$.events[0].data.push_message_type",
+            "sent, received, action",
+        ),
+        (
+            make_batch([make_event("session_start", location={"location_source": "gps"})]),
+            "$.events[0].data.location.location_source",
+            "ip_lookup",
+        ),
+        (
+            make_batch(device_info={"att_authorization_status": "yes"}),
+            "$.device_info.att_authorization_status",
+            "not_determined",
+        ),
     ],
 )
 def test_closed_enums_reject_other_values_and_list_the_allowed_ones(
@@ -102,7 +153,9 @@ def test_null_environment_is_rejected() -> None:
     assert rejection(make_batch(environment=None)).path == "$.environment"
 
 
-@pytest.mark.parametrize("event", [{"data": {"event_name": "x"}}, {"event_type": "", "data": {}}, {"event_type": None, "data": {}}])
+@pytest.mark.parametrize(
+    "event", [{"data": {"event_name": "x"}}, {"event_type": "", "data": {}}, {"event_type": None, "data": {}}]
+)
 def test_missing_or_empty_event_type(event: dict[str, Any]) -> None:
     error = rejection(make_batch([make_event(), event]), path="$[2]")
     assert error.message == 'Required event field "event_type" is missing or empty.'

@@ -63,7 +63,12 @@ def test_fields_decode_to_their_types() -> None:
     by_type = {event_type_of(event): event for event in events}
     custom = by_type["custom_event"]
     assert isinstance(custom, CustomEvent)
-    assert custom.data.custom_attributes == {"query": "red shoes", "results": 42, "in_stock": True, "score": 0.5}
+    assert custom.data.custom_attributes == {
+        "query": "red shoes",
+        "results": 42,
+        "in_stock": True,
+        "score": 0.5,
+    }
     assert custom.data.custom_flags == {"Google.Category": "search", "Forwarder.Lists": ["a", "b"]}
     assert isinstance(custom.data.location, Location) and custom.data.location.dma_code == 501
     state = custom.data.device_current_state
@@ -102,7 +107,9 @@ def test_fields_decode_to_their_types() -> None:
         ("custom_event", "lifetime_value_change", [True, 12.5, 0]),
     ],
 )
-def test_fields_where_sources_disagree_accept_both_types(event_type: str, field: str, values: list[Any]) -> None:
+def test_fields_where_sources_disagree_accept_both_types(
+    event_type: str, field: str, values: list[Any]
+) -> None:
     for value in values:
         event = dict(EXAMPLES[event_type])
         event["data"] = {**event["data"], field: value}
@@ -113,13 +120,17 @@ def test_fields_where_sources_disagree_accept_both_types(event_type: str, field:
 
 @pytest.mark.parametrize("value", [True, "unknown", "false"])
 def test_gps_state_accepts_boolean_and_string(value: bool | str) -> None:
-    events = decode(make_batch([make_event("session_start", device_current_state={"gps_state": value})])).batch.events
+    events = decode(
+        make_batch([make_event("session_start", device_current_state={"gps_state": value})])
+    ).batch.events
     assert events is not None and events[0].data.device_current_state is not None
     assert events[0].data.device_current_state.gps_state == value
 
 
 def test_event_data_may_be_omitted_when_no_field_is_required() -> None:
-    events = decode(make_batch([{"event_type": "session_start"}, {"event_type": "commerce_event"}])).batch.events
+    events = decode(
+        make_batch([{"event_type": "session_start"}, {"event_type": "commerce_event"}])
+    ).batch.events
     assert events is not None
     assert [event_type_of(e) for e in events] == ["session_start", "commerce_event"]
     assert msgspec.json.decode(encode_event(events[0])) == {"event_type": "session_start", "data": {}}
@@ -135,12 +146,17 @@ def test_spec_complete_example_batch_decodes() -> None:
     assert (batch.context.data_plan.plan_id, batch.context.data_plan.plan_version) == ("web_plan", 3)
     assert batch.device_info is not None and batch.device_info.att_authorization_status == "authorized"
     assert batch.user_identities is not None and batch.user_identities.other_id_2 == "loyalty-998877"
-    assert batch.user_attributes is not None and batch.user_attributes["favorite_categories"] == ["shoes", "bags"]
+    assert batch.user_attributes is not None and batch.user_attributes["favorite_categories"] == [
+        "shoes",
+        "bags",
+    ]
     assert batch.consent_state is not None and batch.consent_state.gdpr is not None
     assert batch.consent_state.gdpr["marketing"].consented is True
     assert batch.consent_state.ccpa is not None and batch.consent_state.ccpa.data_sale_opt_out is not None
     assert batch.consent_state.ccpa.data_sale_opt_out.consented is False
-    assert batch.integration_attributes == {"92": {"appsflyer_id_integration_setting": "1558328425529-6235588"}}
+    assert batch.integration_attributes == {
+        "92": {"appsflyer_id_integration_setting": "1558328425529-6235588"}
+    }
     assert batch.events is not None
     assert [event_name_of(e) for e in batch.events] == [
         "session_start",
@@ -150,7 +166,9 @@ def test_spec_complete_example_batch_decodes() -> None:
         "session_end",
     ]
     # "production" is the default environment, so re-encoding omits it; everything else is kept.
-    assert msgspec.json.decode(encode_batch(batch)) == {k: v for k, v in document.items() if k != "environment"}
+    assert msgspec.json.decode(encode_batch(batch)) == {
+        k: v for k, v in document.items() if k != "environment"
+    }
     assert decode_batch(encode_batch(batch)).batch == batch
 
 
@@ -159,7 +177,9 @@ def test_batch_level_unions_are_accepted() -> None:
         batch = decode(make_batch(source_request_id=request_id)).batch
         assert batch.source_request_id == request_id
     batch = decode(
-        make_batch(partner_identities={"mParticle_mpid": "123"}, partner_identity="abc", environment="unknown")
+        make_batch(
+            partner_identities={"mParticle_mpid": "123"}, partner_identity="abc", environment="unknown"
+        )
     ).batch
     assert (batch.partner_identities, batch.partner_identity, batch.environment) == (
         {"mParticle_mpid": "123"},
@@ -206,7 +226,10 @@ def test_unknown_fields_are_ignored_everywhere_but_identities() -> None:
         ({"product_action": {"action": "refund"}}, "eCommerce - Refund"),
         ({"product_action": {"action": "add_to_wishlist"}}, "eCommerce - AddToWishlist"),
         ({"product_action": {"action": "remove_from_wish_list"}}, "eCommerce - RemoveFromWishlist"),
-        ({"promotion_action": {"action": "view", "promotions": [{"id": "P1", "position": 2}]}}, "eCommerce - PromotionView"),
+        (
+            {"promotion_action": {"action": "view", "promotions": [{"id": "P1", "position": 2}]}},
+            "eCommerce - PromotionView",
+        ),
         ({"promotion_action": {"action": "click"}}, "eCommerce - PromotionClick"),
         (
             {"product_impressions": [{"product_impression_list": "recs", "products": [{"id": "SKU-9"}]}]},
@@ -234,4 +257,10 @@ def test_event_names_of_other_types() -> None:
         )
     ).batch.events
     assert events is not None
-    assert [event_name_of(e) for e in events] == ["Signed Up", "Cart", "", "session_start", "push_registration"]
+    assert [event_name_of(e) for e in events] == [
+        "Signed Up",
+        "Cart",
+        "",
+        "session_start",
+        "push_registration",
+    ]

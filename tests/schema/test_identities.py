@@ -50,7 +50,9 @@ def test_customerid_conflicting_with_customer_id_is_rejected() -> None:
     assert caught.value.path == "$[4].user_identities.customerid"
 
 
-@pytest.mark.parametrize(("key", "path"), [("emial", "$.user_identities.emial"), ("apple id", '$.user_identities["apple id"]')])
+@pytest.mark.parametrize(
+    ("key", "path"), [("emial", "$.user_identities.emial"), ("apple id", '$.user_identities["apple id"]')]
+)
 def test_unknown_identity_key_is_rejected(key: str, path: str) -> None:
     with pytest.raises(BatchValidationError) as caught:
         decode(make_batch(user_identities={"email": "a@example.com", key: "x"}))

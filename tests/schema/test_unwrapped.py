@@ -1,12 +1,12 @@
-"""Events sent without the {"event_type", "data"} envelope (official Python SDK) are wrapped when inferable."""
+"""Events sent without the {"event_type", "data"} envelope (official Python SDK) are wrapped if inferable."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import msgspec
 import mparticle
+import msgspec
 import pytest
 
 from fermion.errors import BatchValidationError
@@ -26,7 +26,10 @@ from tests.schema.examples import TS, decode
 @pytest.mark.parametrize(
     ("fields", "event_type"),
     [
-        ({"product_action": {"action": "purchase"}, "event_name": "x", "custom_event_type": "other"}, "commerce_event"),
+        (
+            {"product_action": {"action": "purchase"}, "event_name": "x", "custom_event_type": "other"},
+            "commerce_event",
+        ),
         ({"promotion_action": {"action": "view"}}, "commerce_event"),
         ({"product_impressions": [{"product_impression_list": "recs"}]}, "commerce_event"),
         ({"shopping_cart": {"products": []}}, "commerce_event"),
@@ -64,7 +67,9 @@ def test_event_name_alone_is_not_a_custom_event() -> None:
 def test_wrapped_and_unwrapped_events_decode_to_the_same_batch() -> None:
     wrapped = make_batch(
         [
-            make_event("custom_event", event_name="Tap", custom_event_type="navigation", custom_attributes={"a": 1}),
+            make_event(
+                "custom_event", event_name="Tap", custom_event_type="navigation", custom_attributes={"a": 1}
+            ),
             make_event("screen_view", screen_name="Home"),
             make_event("session_end", session_duration_ms=5000),
         ]
@@ -129,7 +134,11 @@ def test_batch_built_by_the_official_python_sdk_constructor() -> None:
     assert decoded.batch.user_identities is not None and decoded.batch.user_identities.customer_id == "c-1"
     assert decoded.normalised is True
     stored = msgspec.json.decode(encode_batch(decoded.batch))
-    assert [event["event_type"] for event in stored["events"]] == ["custom_event", "screen_view", "commerce_event"]
+    assert [event["event_type"] for event in stored["events"]] == [
+        "custom_event",
+        "screen_view",
+        "commerce_event",
+    ]
     assert "customerid" not in stored["user_identities"]
 
 
