@@ -115,3 +115,56 @@ def test_serve_prints_credentials_accepts_and_tail_shows(env: dict[str, str]) ->
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def test_serve_restarts_a_dead_worker_process_and_loses_nothing(env: dict[str, str]) -> None:
+    port = _free_port()
+    full_env = {**os.environ, **env, "FERMION_PORT": str(port)}
+    server = subprocess.Popen([FERMION, "serve"], env=full_env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        lines: dict[str, str] = {}
+        while "API secret" not in lines:
+            line = server.stdout.readline()
+            assert line, "serve exited before printing credentials"
+            if ": " in line:
+                name, value = line.rstrip("\n").split(": ", 1)
+                lines[name] = value
+        url = f"http://127.0.0.1:{port}"
+        headers = basic_auth(lines["API key"], lines["API secret"])
+        for _ in range(100):
+            try:
+                httpx.get(f"{url}/healthz")
+                break
+            except httpx.ConnectError:
+                time.sleep(0.1)
+        workers = [
+            p
+            for p in _children(server.pid)
+            if "fermion-worker" in Path(f"/proc/{p}/cmdline").read_text()
+            or "multiprocessing" in Path(f"/proc/{p}/cmdline").read_text()
+        ]
+        assert workers, "serve started no worker process"
+        for pid in workers:
+            os.kill(pid, 9)
+        sent = [make_event(event_name=f"after crash {i}") for i in range(5)]
+        response = httpx.post(f"{url}/v2/events", json=make_batch(sent), headers=headers)
+        assert response.status_code == 202
+        stored = 0.0
+        for _ in range(300):
+            metrics = httpx.get(f"{url}/metrics").text
+            found = [ln for ln in metrics.splitlines() if ln.startswith("fermion_events_stored_total ")]
+            stored = float(found[0].split()[1]) if found else 0.0
+            if stored >= 5:
+                break
+            time.sleep(0.1)
+        assert stored == 5
+        assert httpx.get(f"{url}/readyz").status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
