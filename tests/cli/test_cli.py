@@ -8,6 +8,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -73,7 +76,19 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_serve_prints_credentials_accepts_and_tail_shows(env: dict[str, str]) -> None:
+@dataclass
+class Served:
+    """A running `fermion serve`: its process, URL, environment and input credentials."""
+
+    process: subprocess.Popen[str]
+    url: str
+    env: dict[str, str]
+    headers: dict[str, str]
+
+
+@contextmanager
+def serving(env: dict[str, str]) -> Iterator[Served]:
+    """Start `fermion serve` on a free port, read the credentials it prints, wait until it answers."""
     port = _free_port()
     full_env = {**os.environ, **env, "FERMION_PORT": str(port)}
     server = subprocess.Popen([FERMION, "serve"], env=full_env, stdout=subprocess.PIPE, text=True)
@@ -93,16 +108,22 @@ def test_serve_prints_credentials_accepts_and_tail_shows(env: dict[str, str]) ->
                 break
             except httpx.ConnectError:
                 time.sleep(0.1)
+        yield Served(server, url, full_env, basic_auth(lines["API key"], lines["API secret"]))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_serve_prints_credentials_accepts_and_tail_shows(env: dict[str, str]) -> None:
+    with serving(env) as served:
         batch = make_batch([make_event(event_name="Tail Me")], user_identities={"customer_id": "tail-1"})
-        response = httpx.post(
-            f"{url}/v2/events", json=batch, headers=basic_auth(lines["API key"], lines["API secret"])
-        )
+        response = httpx.post(f"{served.url}/v2/events", json=batch, headers=served.headers)
         assert response.status_code == 202
         found: list[dict[str, object]] = []
         for _ in range(50):
             tail = subprocess.run(
                 [FERMION, "events", "tail", "--no-follow", "--json"],
-                env=full_env,
+                env=served.env,
                 capture_output=True,
                 text=True,
             )
@@ -112,9 +133,6 @@ def test_serve_prints_credentials_accepts_and_tail_shows(env: dict[str, str]) ->
                 break
             time.sleep(0.1)
         assert [e["event_name"] for e in found] == ["Tail Me"]
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def _children(pid: int) -> list[int]:
@@ -123,48 +141,21 @@ def _children(pid: int) -> list[int]:
 
 
 def test_serve_restarts_a_dead_worker_process_and_loses_nothing(env: dict[str, str]) -> None:
-    port = _free_port()
-    full_env = {**os.environ, **env, "FERMION_PORT": str(port)}
-    server = subprocess.Popen([FERMION, "serve"], env=full_env, stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None
-        lines: dict[str, str] = {}
-        while "API secret" not in lines:
-            line = server.stdout.readline()
-            assert line, "serve exited before printing credentials"
-            if ": " in line:
-                name, value = line.rstrip("\n").split(": ", 1)
-                lines[name] = value
-        url = f"http://127.0.0.1:{port}"
-        headers = basic_auth(lines["API key"], lines["API secret"])
-        for _ in range(100):
-            try:
-                httpx.get(f"{url}/healthz")
-                break
-            except httpx.ConnectError:
-                time.sleep(0.1)
-        workers = [
-            p
-            for p in _children(server.pid)
-            if "fermion-worker" in Path(f"/proc/{p}/cmdline").read_text()
-            or "multiprocessing" in Path(f"/proc/{p}/cmdline").read_text()
-        ]
+    with serving(env) as served:
+        workers = _children(served.process.pid)
         assert workers, "serve started no worker process"
         for pid in workers:
             os.kill(pid, 9)
         sent = [make_event(event_name=f"after crash {i}") for i in range(5)]
-        response = httpx.post(f"{url}/v2/events", json=make_batch(sent), headers=headers)
+        response = httpx.post(f"{served.url}/v2/events", json=make_batch(sent), headers=served.headers)
         assert response.status_code == 202
         stored = 0.0
         for _ in range(300):
-            metrics = httpx.get(f"{url}/metrics").text
+            metrics = httpx.get(f"{served.url}/metrics").text
             found = [ln for ln in metrics.splitlines() if ln.startswith("fermion_events_stored_total ")]
             stored = float(found[0].split()[1]) if found else 0.0
             if stored >= 5:
                 break
             time.sleep(0.1)
         assert stored == 5
-        assert httpx.get(f"{url}/readyz").status_code == 200
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        assert httpx.get(f"{served.url}/readyz").status_code == 200

@@ -63,3 +63,20 @@ def test_nul_characters_are_refused_with_their_path(
     assert response.status_code == 400
     assert response.json()["errors"][0]["path"] == "$.events[0].data.custom_attributes.note"
     assert runtime.inbox.status().depth == 0
+
+
+def test_events_without_ids_after_the_inbox_drained_are_all_stored(
+    runtime: Runtime, client: TestClient, auth: dict[str, str]
+) -> None:
+    """Inbox ids are never reused, so events identified by their inbox position never collide."""
+    for round_number in range(3):
+        event = {
+            "event_type": "custom_event",
+            "data": {"event_name": f"round {round_number}", "custom_event_type": "other"},
+        }
+        batch = make_batch([event], user_identities={"customer_id": "same-user"})
+        assert client.post("/v2/events", content=json.dumps(batch), headers=auth).status_code == 202
+        runtime.new_worker().drain()
+    mpid = runtime.profiles.find_by_identity(1, "customer_id", "same-user")
+    assert mpid is not None
+    assert [e.event_name for e in runtime.events.events_of(1, mpid)] == ["round 0", "round 1", "round 2"]

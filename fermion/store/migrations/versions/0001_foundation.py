@@ -71,6 +71,8 @@ def upgrade() -> None:
         sa.Column("attempts", sa.SmallInteger, nullable=False),
         sa.Column("error", sa.Text, nullable=True),
         sa.Column("parked_ms", sa.BigInteger, nullable=True),
+        # AUTOINCREMENT: ids are never reused after the inbox drains, so ids derived from them stay unique.
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_inbox_status_id", "inbox", ["status", "id"])
     partitions = op.create_table(
