@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fermion.identity import tables as _tables  # noqa: F401  (registers the identity tables)
 from fermion.identity.provisional import (
     DEVICE_IDENTITY_PRIORITY,
     USER_IDENTITY_PRIORITY,
