@@ -14,10 +14,11 @@ from sqlalchemy import Engine
 from fermion.clock import Clock, SystemClock
 from fermion.errors import ConfigurationError
 from fermion.events import EventReads, EventStore, LocalReadClient, open_event_store
+from fermion.identity import IdentityService
 from fermion.ingest import Acceptor, Authenticator, RateLimiter, limits_from
 from fermion.metrics import Metrics
 from fermion.pipeline import Worker
-from fermion.platform import Tenancy
+from fermion.platform import ApiCredentials, Tenancy
 from fermion.profiles import ProfileStore
 from fermion.queue import GroupCommitter, Inbox
 from fermion.settings import Settings
@@ -34,11 +35,13 @@ class Runtime:
     tenancy: Tenancy
     inbox: Inbox
     profiles: ProfileStore
+    identity: IdentityService
     metrics: Metrics
     authenticator: Authenticator
     acceptor: Acceptor
     limiter: RateLimiter
     committer: GroupCommitter
+    credentials: ApiCredentials
     worker_socket: Path | None = None
     _events: EventStore | None = field(default=None, repr=False)
     _local_reads: LocalReadClient | None = field(default=None, repr=False)
@@ -59,11 +62,13 @@ class Runtime:
             tenancy=tenancy,
             inbox=inbox,
             profiles=ProfileStore(engine),
+            identity=IdentityService(engine, clock),
             metrics=Metrics(),
             authenticator=Authenticator(tenancy),
             acceptor=Acceptor(settings, clock),
             limiter=RateLimiter(settings.ingest_rate_batches_per_s, settings.ingest_rate_burst, clock),
             committer=GroupCommitter(inbox),
+            credentials=ApiCredentials(engine, clock),
         )
 
     @property
@@ -95,6 +100,7 @@ class Runtime:
             self.inbox,
             self.events,
             self.profiles,
+            self.identity,
             self.tenancy,
             self.clock,
             self.metrics,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fermion.pipeline.stages import SOURCE_FEED_ATTRIBUTE, Prepared, prepare
+from fermion.pipeline.stages import SOURCE_FEED_ATTRIBUTE, Decoded, Prepared, decode_item, prepare
 from fermion.pipeline.worker import TickResult, Worker
 
-__all__ = ["SOURCE_FEED_ATTRIBUTE", "Prepared", "TickResult", "Worker", "prepare"]
+__all__ = ["SOURCE_FEED_ATTRIBUTE", "Decoded", "Prepared", "TickResult", "Worker", "decode_item", "prepare"]

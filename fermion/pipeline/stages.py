@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from fermion.events import StoredEvent
-from fermion.identity import mpid_for
+from fermion.identity import BatchIdentity, canonical
 from fermion.ids import stable_int64
 from fermion.ingest import identities_of
 from fermion.platform import Input
@@ -28,13 +28,33 @@ class Prepared:
     item_ids: list[int] = field(default_factory=list)
 
 
-def prepare(item: InboxItem, source: Input | None, limits: BatchLimits, into: Prepared) -> None:
-    """Decode one inbox item, resolve its user, and add its events and profile update to ``into``.
+@dataclass(frozen=True)
+class Decoded:
+    """An inbox item decoded, with what identity resolution needs of it."""
 
-    Raises on a batch that cannot be processed; the worker parks it.
-    """
-    batch = decode_batch(item.payload, limits=limits).batch
-    mpid, provisional = mpid_for(item.workspace_id, item.user_key)
+    item: InboxItem
+    batch: Batch
+    identity: BatchIdentity
+
+
+_ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+
+
+def decode_item(item: InboxItem, limits: BatchLimits) -> Decoded:
+    """Decode one inbox item; raises on a batch that cannot be processed (the worker parks it)."""
+    decoded = decode_batch(item.payload, limits=limits)
+    batch = decoded.batch
+    users, devices = identities_of(batch)
+    request = {canonical(name): value for name, value in {**users, **devices}.items() if value != _ZERO_UUID}
+    if batch.mp_deviceid and batch.mp_deviceid != _ZERO_UUID:
+        request["device_application_stamp"] = batch.mp_deviceid
+    return Decoded(item, batch, BatchIdentity(item.id, decoded.mpid, request))
+
+
+def prepare(decoded: Decoded, mpid: int, source: Input | None, into: Prepared) -> None:
+    """Add the events and the profile update of one resolved batch to ``into``."""
+    item, batch = decoded.item, decoded.batch
+    provisional = False
     _feed_attribute(batch, source)
     environment = batch.environment if batch.environment != "unknown" else "production"
     for index, event in enumerate(batch.events or ()):

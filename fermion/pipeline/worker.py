@@ -18,8 +18,9 @@ from sqlalchemy import Engine
 
 from fermion.clock import Clock
 from fermion.events import EventStore
+from fermion.identity import IdentityService
 from fermion.metrics import Metrics
-from fermion.pipeline.stages import Prepared, prepare
+from fermion.pipeline.stages import Decoded, Prepared, decode_item, prepare
 from fermion.platform import Input, Tenancy
 from fermion.profiles import ProfileStore
 from fermion.queue import INBOX_PARTITIONS, Inbox, InboxItem, PartitionLeases
@@ -47,6 +48,7 @@ class Worker:
         inbox: Inbox,
         events: EventStore,
         profiles: ProfileStore,
+        identity: IdentityService,
         tenancy: Tenancy,
         clock: Clock,
         metrics: Metrics,
@@ -62,6 +64,7 @@ class Worker:
         self._inbox = inbox
         self._events = events
         self._profiles = profiles
+        self._identity = identity
         self._tenancy = tenancy
         self._clock = clock
         self._metrics = metrics
@@ -109,16 +112,29 @@ class Worker:
         return TickResult(len(items), processed, parked, stored)
 
     def _process(self, items: list[InboxItem]) -> tuple[int, int]:
-        prepared = Prepared()
+        decoded: list[Decoded] = []
         parked = 0
         for item in items:
             try:
-                prepare(item, self._input(item.input_id), self._limits, prepared)
-            except Exception as exc:  # worker guard: a batch that cannot be decoded or resolved is parked
+                decoded.append(decode_item(item, self._limits))
+            except Exception as exc:  # worker guard: a batch that cannot be decoded is parked
                 self._park(item, exc)
                 parked += 1
+        by_workspace: dict[int, list[Decoded]] = {}
+        for entry in decoded:
+            by_workspace.setdefault(entry.item.workspace_id, []).append(entry)
+        plans = [
+            self._identity.plan_batches(ws, [d.identity for d in entries], "batch inbox")
+            for ws, entries in by_workspace.items()
+        ]
+        mpids = {key: mpid for plan in plans for key, mpid in plan.mpids.items()}
+        prepared = Prepared()
+        for entry in decoded:
+            prepare(entry, mpids[entry.item.id], self._input(entry.item.input_id), prepared)
         stored = self._events.append(prepared.events)
         with self._engine.begin() as conn:
+            for plan in plans:
+                self._identity.save_plan(conn, plan)
             self._profiles.apply(conn, prepared.profiles, self._clock.now_ms())
             self._inbox.ack(conn, prepared.item_ids)
         return stored, parked

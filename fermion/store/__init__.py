@@ -6,7 +6,7 @@ Contexts declare their tables on :data:`metadata` in their own ``tables.py``; th
 
 from __future__ import annotations
 
-from fermion.store.engine import create_state_engine, is_postgres, is_sqlite, normalise_postgres_url
+from fermion.store.engine import create_state_engine, is_postgres, is_sqlite, normalise_postgres_url, reading
 from fermion.store.metadata import metadata
 from fermion.store.migrate import migrate
 
@@ -17,4 +17,5 @@ __all__ = [
     "metadata",
     "migrate",
     "normalise_postgres_url",
+    "reading",
 ]

@@ -28,4 +28,5 @@ def test_accepted_batch_is_stored_and_applied(
     ]
     profile = runtime.profiles.get(1, mpid)
     assert profile is not None and profile.user_attributes == {"tier": "gold"}
-    assert profile.provisional
+    assert runtime.identity.holders(1, "customer_id", "c-1") == [mpid]
+    assert runtime.identity.holders(1, "email", "c1@example.com") == [mpid]

@@ -170,7 +170,7 @@ def test_replay_parked_by_id_requeues_only_those(
     assert runtime.inbox.status().depth == 1
 
 
-def test_provisional_mpid_is_the_same_for_the_same_identities(
+def test_batches_with_the_same_login_id_resolve_to_one_mpid(
     runtime: Runtime, client: TestClient, auth: dict[str, str], worker: Worker
 ) -> None:
     first = make_batch(
@@ -190,8 +190,10 @@ def test_provisional_mpid_is_the_same_for_the_same_identities(
     assert runtime.profiles.find_by_identity(1, "customer_id", "same") == mpid
     assert runtime.profiles.find_by_identity(1, "email", "b@x.io") == mpid
     profile = runtime.profiles.get(1, mpid)
-    assert profile is not None and profile.provisional
+    assert profile is not None and not profile.provisional
     assert profile.user_identities == {"customer_id": "same", "email": "b@x.io"}
+    # IDSync keeps both emails on the profile (email is not a unique ID under the default strategy).
+    assert runtime.identity.identities(1, mpid) == {"customer_id": ["same"], "email": ["a@x.io", "b@x.io"]}
 
 
 def test_the_same_identities_in_another_workspace_get_another_mpid(

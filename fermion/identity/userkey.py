@@ -1,17 +1,14 @@
-"""Who a batch belongs to, before IDSync exists: its MPID, or a provisional one derived from its identities.
+"""The user key of a batch: the strongest identifier it carries, which partitions the inbox.
 
-The user key names the strongest identifier a batch carries (its MPID, a user identity in priority order, a
-device identity, the device application stamp) and, failing all, the batch's own bytes. It partitions the
-inbox (so one user's batches are processed in order) and derives a deterministic provisional MPID, so a
-replayed batch maps to the same user. Profiles created this way are marked provisional.
+Its MPID, a user identity in priority order, a device identity, the device application stamp, and failing
+all, the batch's own bytes. One user's batches share a key and so a partition, and are processed in order.
+IDSync decides the MPID later, in the worker.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-
-from fermion.ids import stable_int64
 
 USER_IDENTITY_PRIORITY = (
     "customer_id",
@@ -47,6 +44,8 @@ DEVICE_IDENTITY_PRIORITY = (
     "microsoft_publisher_id",
     "microsoft_advertising_id",
     "fire_advertising_id",
+    "amp_id",
+    "push_token",
 )
 _ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 
@@ -72,10 +71,3 @@ def user_key_of(
     if mp_deviceid and mp_deviceid != _ZERO_UUID:
         return f"mp_deviceid:{mp_deviceid}"
     return "anonymous:" + hashlib.blake2b(raw, digest_size=12).hexdigest()
-
-
-def mpid_for(workspace_id: int, user_key: str) -> tuple[int, bool]:
-    """The MPID of a batch with ``user_key``: (mpid, provisional)."""
-    if user_key.startswith("mpid:"):
-        return int(user_key[5:]), False
-    return stable_int64(str(workspace_id), user_key), True
