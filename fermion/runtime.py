@@ -62,7 +62,12 @@ class Runtime:
             tenancy=tenancy,
             inbox=inbox,
             profiles=ProfileStore(engine),
-            identity=IdentityService(engine, clock),
+            identity=IdentityService(
+                engine,
+                clock,
+                alias_delay_ms=settings.alias_delay_s * 1000,
+                alias_window_ms=settings.alias_max_window_days * 86_400_000,
+            ),
             metrics=Metrics(),
             authenticator=Authenticator(tenancy),
             acceptor=Acceptor(settings, clock),

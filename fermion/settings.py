@@ -62,6 +62,17 @@ class Settings(BaseSettings):
         default=0, description="`fermion worker` serves /metrics on this port (0 = off)."
     )
 
+    profile_api_rate_per_s: float = Field(
+        default=15.0,
+        description="Profile API requests per second per OAuth client and process (burst = rate); 0 = off.",
+    )
+
+    alias_delay_s: int = Field(
+        default=86_400,
+        description="Alias requests are carried out this long after they arrive (late events).",
+    )
+    alias_max_window_days: int = Field(default=90, description="How far back an alias request may reach.")
+
     def resolved_database_url(self) -> str:
         """The state store URL, defaulting to SQLite in the data dir."""
         return self.database_url or f"sqlite:///{(self.data_dir / 'fermion.db').resolve()}"

@@ -9,7 +9,10 @@ from fastapi import FastAPI
 
 from fermion import __version__
 from fermion.api.errors import install_error_handlers
+from fermion.api.idsync import IdSyncApi
+from fermion.api.idsync import route_of as is_idsync_path
 from fermion.api.operations import operations_router
+from fermion.api.profiles import profile_api_router
 from fermion.ingest import EventsApi, Receive, Scope, Send, route_of
 from fermion.queue import Inbox
 from fermion.runtime import Runtime
@@ -28,11 +31,14 @@ class FermionApp:
             runtime.metrics,
             runtime.settings.max_request_bytes,
         )
+        self.idsync = IdSyncApi(runtime.identity, runtime.authenticator, runtime.metrics)
         self.framework = _framework(runtime)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and route_of(scope["path"]) is not None:
             await self.events_api(scope, receive, send)
+        elif scope["type"] == "http" and is_idsync_path(scope["path"]):
+            await self.idsync(scope, receive, send)
         else:
             await self.framework(scope, receive, send)
 
@@ -54,6 +60,7 @@ def _framework(runtime: Runtime) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(operations_router(runtime))
+    app.include_router(profile_api_router(runtime))
     runtime.metrics.add_gauges(lambda: _inbox_gauges(runtime.inbox))
     return app
 

@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from fermion.errors import FermionError
+from fermion.errors import FermionError, RateLimited
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -15,7 +15,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(FermionError)
     async def _fermion(_: Request, exc: FermionError) -> JSONResponse:
-        return JSONResponse({"errors": [{"code": exc.code, "message": exc.message}]}, status_code=exc.status)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return JSONResponse(
+            {"errors": [{"code": exc.code, "message": exc.message}]}, status_code=exc.status, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from fermion import __version__
-from fermion.cli import pipeline, serve, tenancy
+from fermion.cli import credentials, identity, pipeline, serve, tenancy
 from fermion.errors import FermionError
 
 app = typer.Typer(
@@ -23,6 +23,8 @@ app.add_typer(tenancy.workspaces, name="workspaces")
 app.add_typer(tenancy.inputs, name="inputs")
 app.add_typer(pipeline.inbox, name="inbox")
 app.add_typer(pipeline.events, name="events")
+app.add_typer(identity.app, name="identity")
+app.add_typer(credentials.app, name="credentials")
 
 
 @app.command("version")

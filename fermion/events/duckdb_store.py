@@ -126,6 +126,26 @@ class DuckDBEventStore:
         )
         return [_row(r) for r in rows]
 
+    def copy_events(
+        self,
+        workspace_id: int,
+        source_mpid: int,
+        destination_mpid: int,
+        start_ms: int,
+        end_ms: int,
+        uid_prefix: str,
+    ) -> int:
+        columns = [
+            c if c not in ("event_uid", "mpid") else ("? || event_uid" if c == "event_uid" else "?")
+            for c in COLUMNS
+        ]
+        sql = (
+            f"INSERT OR IGNORE INTO events ({', '.join(COLUMNS)}) SELECT {', '.join(columns)} FROM events "
+            "WHERE workspace_id = ? AND mpid = ? AND timestamp_ms BETWEEN ? AND ? ORDER BY timestamp_ms, seq"
+        )
+        rows = self._query(sql, [uid_prefix, destination_mpid, workspace_id, source_mpid, start_ms, end_ms])
+        return int(rows[0][0]) if rows else 0
+
     def close(self) -> None:
         with self._lock:
             self._con.close()

@@ -77,6 +77,21 @@ class EventStore(Protocol):
         """Every stored event of one user, oldest first."""
         ...
 
+    def copy_events(
+        self,
+        workspace_id: int,
+        source_mpid: int,
+        destination_mpid: int,
+        start_ms: int,
+        end_ms: int,
+        uid_prefix: str,
+    ) -> int:
+        """Copy one user's events in [start_ms, end_ms] to another user (aliasing); idempotent by new uids.
+
+        Returns how many were new.
+        """
+        ...
+
     def close(self) -> None:
         """Release the store's connections and file locks."""
         ...

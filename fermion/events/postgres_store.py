@@ -126,6 +126,29 @@ class PostgresEventStore:
             [workspace_id, mpid],
         )
 
+    def copy_events(
+        self,
+        workspace_id: int,
+        source_mpid: int,
+        destination_mpid: int,
+        start_ms: int,
+        end_ms: int,
+        uid_prefix: str,
+    ) -> int:
+        columns = [
+            c if c not in ("event_uid", "mpid") else ("%s || event_uid" if c == "event_uid" else "%s")
+            for c in COLUMNS
+        ]
+        con = self._con()
+        with con.transaction(), con.cursor() as cur:
+            cur.execute(
+                f"INSERT INTO events ({', '.join(COLUMNS)}) SELECT {', '.join(columns)} FROM events "
+                "WHERE workspace_id = %s AND mpid = %s AND timestamp_ms BETWEEN %s AND %s "
+                "ORDER BY timestamp_ms, seq ON CONFLICT DO NOTHING",
+                [uid_prefix, destination_mpid, workspace_id, source_mpid, start_ms, end_ms],
+            )
+            return cur.rowcount
+
     def close(self) -> None:
         with self._connections_lock:
             for con in self._connections:

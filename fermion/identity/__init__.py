@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fermion.identity.aliasing import Aliases, AliasJob
 from fermion.identity.decide import Outcome
 from fermion.identity.graph import Decision
 from fermion.identity.names import ALL_TYPES, IDSYNC_KEY, canonical
@@ -24,6 +25,8 @@ __all__ = [
     "IDSYNC_KEY",
     "STRATEGIES",
     "USER_IDENTITY_PRIORITY",
+    "AliasJob",
+    "Aliases",
     "BatchIdentity",
     "BatchPlan",
     "Decision",

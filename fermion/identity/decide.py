@@ -163,15 +163,6 @@ def identify(
             current = lookup(view, settings, device_only) if device_only else None
         if current is not None and not is_known(view, settings, current) and current not in view.orphaned:
             found = current
-            view.decisions.append(
-                Decision(
-                    current,
-                    "converted",
-                    f"{strategy}: a new login ID is added to the anonymous profile",
-                    cause,
-                    at_ms=now_ms,
-                )
-            )
     elif (
         found is not None
         and sent_logins
@@ -198,7 +189,18 @@ def identify(
     if found is None:
         found = _create(view, new_mpid, f"{call}: no profile matched the identities sent", cause, now_ms)
         created = True
+    was_anonymous = not is_known(view, settings, found)
     attach(view, settings, found, request, cause, now_ms)
+    if was_anonymous and not created and is_known(view, settings, found):
+        view.decisions.append(
+            Decision(
+                found,
+                "converted",
+                f"{strategy}: the login ID made the anonymous profile known",
+                cause,
+                at_ms=now_ms,
+            )
+        )
     if call == "login":
         view.decisions.append(Decision(found, "login", f"login under {strategy}", cause, at_ms=now_ms))
     return Outcome(found, created, is_known(view, settings, found), _matched(view, found, request))

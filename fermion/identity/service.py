@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, select
 from fermion.clock import Clock
 from fermion.errors import BadRequest
 from fermion.identity import decide
+from fermion.identity.aliasing import Aliases
 from fermion.identity.decide import Change, Outcome
 from fermion.identity.graph import Decision, GraphView, load, save
 from fermion.identity.names import canonical
@@ -55,9 +56,29 @@ class BatchPlan:
 class IdentityService:
     """IDSync over the state store."""
 
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        *,
+        alias_delay_ms: int = 86_400_000,
+        alias_window_ms: int = 90 * 86_400_000,
+    ) -> None:
         self._engine = engine
         self._clock = clock
+        self.aliases = Aliases(engine, clock, alias_delay_ms, alias_window_ms)
+
+    def request_alias(
+        self,
+        workspace_id: int,
+        source: int,
+        destination: int,
+        start_ms: int | None,
+        end_ms: int | None,
+        request_id: str,
+    ) -> int:
+        """Record an alias request (carried out by the worker once due); returns its id."""
+        return self.aliases.request(workspace_id, source, destination, start_ms, end_ms, request_id)
 
     def settings(self, workspace_id: int) -> IdentitySettings:
         """The workspace's identity settings."""

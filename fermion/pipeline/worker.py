@@ -77,6 +77,7 @@ class Worker:
         self._renew_every_ms = max(100, lease_ms // 3)
         self._next_renew_ms = 0
         self._next_purge_ms = 0
+        self._next_alias_ms = 0
         self._partitions: list[int] = []
         self._inputs: dict[int, Input] = {}
         self._stop = threading.Event()
@@ -90,6 +91,9 @@ class Worker:
         if now >= self._next_purge_ms:
             self._inbox.forget_requests_before(now - self._dedupe_retention_ms)
             self._next_purge_ms = now + 3_600_000
+        if now >= self._next_alias_ms:
+            self._next_alias_ms = now + 1000
+            self._carry_out_aliases()
         owned = None if len(self._partitions) == INBOX_PARTITIONS else self._partitions
         items = self._inbox.claim(owned, self._batch_size)
         if not items:
@@ -138,6 +142,21 @@ class Worker:
             self._profiles.apply(conn, prepared.profiles, self._clock.now_ms())
             self._inbox.ack(conn, prepared.item_ids)
         return stored, parked
+
+    def _carry_out_aliases(self) -> None:
+        """Copy the events of due alias requests; a crash repeats the copy, which adds nothing twice."""
+        for job in self._identity.aliases.due():
+            copied = self._events.copy_events(
+                job.workspace_id,
+                job.source_mpid,
+                job.destination_mpid,
+                job.start_ms,
+                job.end_ms,
+                f"alias:{job.id}:",
+            )
+            with self._engine.begin() as conn:
+                self._profiles.adopt_first_seen(conn, job.workspace_id, job.destination_mpid, job.source_mpid)
+                self._identity.aliases.complete(conn, job, copied)
 
     def _park(self, item: InboxItem, exc: Exception) -> None:
         _log.error("batch parked", extra={"inbox_id": item.id, "error": repr(exc)})

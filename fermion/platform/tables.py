@@ -1,8 +1,8 @@
-"""Tenancy tables: org → account → workspace, and the inputs that send data into a workspace."""
+"""Tenancy tables: org → account → workspace, the inputs that send data into a workspace, and API clients."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, String, Table
+from sqlalchemy import BigInteger, Column, ForeignKey, Integer, String, Table, Text
 
 from fermion.store import metadata
 
@@ -44,4 +44,21 @@ inputs = Table(
     Column("secret_hash", String(128), nullable=False),
     Column("created_ms", BigInteger, nullable=False),
     Column("secret_rotated_ms", BigInteger, nullable=False),
+)
+
+api_clients = Table(
+    "api_clients",
+    metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("secret_hash", String(128), nullable=False),
+    Column("workspace_ids", Text, nullable=False),  # JSON list of the workspace ids the client may use
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+token_signing_keys = Table(
+    "token_signing_keys",
+    metadata,
+    Column("key_id", Integer, primary_key=True, autoincrement=False),
+    Column("secret", String(128), nullable=False),  # HMAC-SHA256 key of the Bearer tokens, hex
+    Column("created_ms", BigInteger, nullable=False),
 )

@@ -1,4 +1,8 @@
-"""The profile store: one profile per (workspace, MPID) with its attributes, identities and consent."""
+"""The profile store: one profile per (workspace, MPID) with its attributes, identities and consent.
+
+Every change of a user attribute (set to a different value, or deleted) is recorded in
+``profile_attribute_changes`` in the same transaction as the profile, so the history never disagrees with it.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Engine, and_, select
+from sqlalchemy import Connection, Engine, and_, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from fermion.profiles.tables import profile_identities, profiles
+from fermion.profiles.attributes import canonical_attribute_name, canonical_attributes
+from fermion.profiles.tables import profile_attribute_changes, profile_identities, profiles
+from fermion.store import reading
 
 AttributeValue = str | int | float | bool | None | list[str | int | float | bool | None]
 _encode = msgspec.json.Encoder(order="sorted").encode
 _decode = msgspec.json.decode
+_ABSENT = object()
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,18 @@ class Profile:
     consent_state: dict[str, dict[str, Any]]
     first_seen_ms: int
     last_seen_ms: int
+    updated_ms: int = 0  # when the store last wrote it
+
+
+@dataclass(frozen=True)
+class AttributeChange:
+    """One change of a user attribute: ``old_value`` is None when it was new, ``new_value`` when deleted."""
+
+    at_ms: int
+    name: str
+    old_value: AttributeValue
+    new_value: AttributeValue
+    deleted: bool
 
 
 def _merge_consent(current: dict[str, dict[str, Any]], incoming: dict[str, dict[str, Any]]) -> None:
@@ -60,20 +79,23 @@ class ProfileStore:
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     def apply(self, conn: Connection, updates: Sequence[ProfileUpdate], now_ms: int) -> None:
-        """Apply ``updates`` in order inside the caller's transaction: one read and two upserts in all."""
+        """Apply ``updates`` in order inside the caller's transaction.
+
+        One read, two upserts and one insert of attribute changes in all. Reserved attribute names are stored
+        in canonical casing (``$firstname`` sets ``$FirstName``); only real changes enter the history.
+        """
         if not updates:
             return
         keys = {(u.workspace_id, u.mpid) for u in updates}
         current = self._load(conn, keys)
         touched: dict[tuple[int, int], Profile] = {}
         identity_rows: dict[tuple[int, str, str], int] = {}
+        changes: list[dict[str, Any]] = []
         for u in updates:
             key = (u.workspace_id, u.mpid)
             old = touched.get(key) or current.get(key)
             attributes = dict(old.user_attributes) if old else {}
-            for name in u.deleted_user_attributes:
-                attributes.pop(name, None)
-            attributes.update(u.user_attributes)
+            _apply_attributes(u, attributes, changes)
             consent = {k: dict(v) for k, v in old.consent_state.items()} if old else {}
             _merge_consent(consent, u.consent_state)
             touched[key] = Profile(
@@ -86,6 +108,7 @@ class ProfileStore:
                 consent_state=consent,
                 first_seen_ms=min(old.first_seen_ms, u.seen_ms) if old else u.seen_ms,
                 last_seen_ms=max(old.last_seen_ms, u.seen_ms) if old else u.seen_ms,
+                updated_ms=now_ms,
             )
             for name, value in u.user_identities.items():
                 identity_rows[(u.workspace_id, name, value)] = u.mpid
@@ -114,6 +137,8 @@ class ProfileStore:
             ),
             rows,
         )
+        if changes:
+            conn.execute(insert(profile_attribute_changes), changes)
         if identity_rows:
             upsert_identity = self._insert(profile_identities)
             conn.execute(
@@ -152,9 +177,32 @@ class ProfileStore:
                     found[(profile.workspace_id, profile.mpid)] = profile
         return found
 
+    def adopt_first_seen(self, conn: Connection, workspace_id: int, destination: int, source: int) -> None:
+        """After an alias of ``source`` into ``destination``, inside the caller's transaction.
+
+        The destination was first seen when the source was, if that is earlier (its ``created_timestamp_ms``
+        in the Profile API). Idempotent.
+        """
+        source_first = conn.execute(
+            select(profiles.c.first_seen_ms).where(
+                profiles.c.workspace_id == workspace_id, profiles.c.mpid == source
+            )
+        ).scalar()
+        if source_first is None:
+            return
+        conn.execute(
+            update(profiles)
+            .where(
+                profiles.c.workspace_id == workspace_id,
+                profiles.c.mpid == destination,
+                profiles.c.first_seen_ms > source_first,
+            )
+            .values(first_seen_ms=source_first)
+        )
+
     def get(self, workspace_id: int, mpid: int) -> Profile | None:
         """The profile of ``mpid`` in ``workspace_id``, if any."""
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return self._load(conn, {(workspace_id, mpid)}).get((workspace_id, mpid))
 
     def find_by_identity(self, workspace_id: int, identity_type: str, value: str) -> int | None:
@@ -164,9 +212,62 @@ class ProfileStore:
             profile_identities.c.identity_type == identity_type,
             profile_identities.c.identity_value == value,
         )
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             found = conn.execute(query).scalar()
         return None if found is None else int(found)
+
+    def attribute_history(self, workspace_id: int, mpid: int, limit: int = 100) -> list[AttributeChange]:
+        """The latest ``limit`` changes of the user attributes of ``mpid``, newest first."""
+        t = profile_attribute_changes
+        query = (
+            select(t.c.at_ms, t.c.name, t.c.old_value, t.c.new_value, t.c.deleted)
+            .where(t.c.workspace_id == workspace_id, t.c.mpid == mpid)
+            .order_by(t.c.id.desc())
+            .limit(limit)
+        )
+        with reading(self._engine) as conn:
+            rows = conn.execute(query).all()
+        return [
+            AttributeChange(
+                at_ms=int(at_ms),
+                name=name,
+                old_value=None if old is None else _decode(old),
+                new_value=None if new is None else _decode(new),
+                deleted=bool(deleted),
+            )
+            for at_ms, name, old, new, deleted in rows
+        ]
+
+
+def _apply_attributes(
+    update: ProfileUpdate, attributes: dict[str, AttributeValue], changes: list[dict[str, Any]]
+) -> None:
+    """Delete then set ``update``'s attributes in ``attributes``, appending a history row per real change."""
+
+    def change(name: str, old: object, new: object) -> None:
+        changes.append(
+            {
+                "workspace_id": update.workspace_id,
+                "mpid": update.mpid,
+                "at_ms": update.seen_ms,
+                "name": name,
+                "old_value": None if old is _ABSENT else _encode(old).decode(),
+                "new_value": None if new is _ABSENT else _encode(new).decode(),
+                "deleted": int(new is _ABSENT),
+            }
+        )
+
+    for sent in update.deleted_user_attributes:
+        name = canonical_attribute_name(sent)
+        if name in attributes:
+            change(name, attributes.pop(name), _ABSENT)
+    for sent, value in update.user_attributes.items():
+        name = canonical_attribute_name(sent)
+        old = attributes.get(name, _ABSENT)
+        # == alone would take 1, 1.0 and True for one value; their JSON tells them apart.
+        if old is _ABSENT or old != value or _encode(old) != _encode(value):
+            change(name, old, value)
+        attributes[name] = value
 
 
 def _profile(row: Any) -> Profile:
@@ -174,10 +275,11 @@ def _profile(row: Any) -> Profile:
         workspace_id=int(row["workspace_id"]),
         mpid=int(row["mpid"]),
         provisional=bool(row["provisional"]),
-        user_attributes=_decode(row["user_attributes"]),
+        user_attributes=canonical_attributes(_decode(row["user_attributes"])),
         user_identities=_decode(row["user_identities"]),
         device_identities=_decode(row["device_identities"]),
         consent_state=_decode(row["consent_state"]),
         first_seen_ms=int(row["first_seen_ms"]),
         last_seen_ms=int(row["last_seen_ms"]),
+        updated_ms=int(row["updated_ms"]),
     )

@@ -1,8 +1,8 @@
-"""Profile tables: one row per (workspace, MPID) and the identities that point at it."""
+"""Profile tables: one row per (workspace, MPID), the identities that point at it, and attribute history."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, SmallInteger, String, Table, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, SmallInteger, String, Table, Text
 
 from fermion.store import metadata
 
@@ -29,4 +29,19 @@ profile_identities = Table(
     Column("identity_value", String(512), primary_key=True),
     Column("mpid", BigInteger, nullable=False, index=True),
     Column("updated_ms", BigInteger, nullable=False),
+)
+
+profile_attribute_changes = Table(
+    "profile_attribute_changes",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("workspace_id", Integer, nullable=False),
+    Column("mpid", BigInteger, nullable=False),
+    Column("at_ms", BigInteger, nullable=False),  # when the batch that changed it arrived
+    Column("name", Text, nullable=False),
+    Column("old_value", Text, nullable=True),  # JSON; NULL when the attribute did not exist
+    Column("new_value", Text, nullable=True),  # JSON; NULL when the change deleted it
+    Column("deleted", SmallInteger, nullable=False),
+    Index("ix_profile_attribute_changes_profile", "workspace_id", "mpid", "id"),
+    sqlite_autoincrement=True,
 )
