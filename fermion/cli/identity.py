@@ -16,6 +16,8 @@ app.add_typer(strategy, name="strategy")
 
 
 def _mpids(runtime: Runtime, workspace: int, subject: str) -> list[int]:
+    if subject.startswith("mpid:"):
+        subject = subject[5:]
     if subject.lstrip("-").isdigit():
         return [int(subject)]
     identity_type, sep, value = subject.partition(":")
@@ -29,7 +31,9 @@ def _mpids(runtime: Runtime, workspace: int, subject: str) -> list[int]:
 
 @app.command("explain")
 def explain(
-    subject: str = typer.Argument(..., help="An MPID, or an identity as TYPE:VALUE (customer_id:ABC123)."),
+    subject: str = typer.Argument(
+        ..., help="An MPID (mpid:-123 for negative ones), or an identity as TYPE:VALUE (customer_id:ABC123)."
+    ),
     workspace: int = typer.Option(1, "--workspace", help="Workspace id."),
     as_json: bool = typer.Option(False, "--json", help="Print the decisions as JSON."),
 ) -> None:

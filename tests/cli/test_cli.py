@@ -18,6 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 from fermion.cli.main import app
+from fermion.runtime import Runtime
+from fermion.settings import Settings
 from tests.factories import basic_auth, make_batch, make_event
 
 FERMION = str(Path(sys.executable).parent / "fermion")
@@ -159,3 +161,27 @@ def test_serve_restarts_a_dead_worker_process_and_loses_nothing(env: dict[str, s
             time.sleep(0.1)
         assert stored == 5
         assert httpx.get(f"{served.url}/readyz").status_code == 200
+
+
+def test_identity_strategy_and_explain(env: dict[str, str]) -> None:
+    run_json("workspaces", "create", "Shop")
+    shown = run_json("identity", "strategy", "set", "profile_link", "--workspace", "1")
+    assert isinstance(shown, dict) and shown["login_ids"] == ["customer_id", "email"]
+    assert run_json("identity", "strategy", "show", "--workspace", "1") == shown
+    bad = CliRunner().invoke(app, ["identity", "strategy", "set", "nonsense"])
+    assert bad.exit_code != 0
+
+    runtime = Runtime.open(Settings())
+    try:
+        anonymous = runtime.identity.request(1, "identify", {"ios_idfv": "d-1"}, cause="test identify")
+        known = runtime.identity.request(
+            1, "login", {"customerid": "k-1", "ios_idfv": "d-1"}, cause="test login"
+        )
+    finally:
+        runtime.close()
+    explained = run_json("identity", "explain", "customer_id:k-1")
+    assert isinstance(explained, list) and explained[0]["mpid"] == str(known.mpid)
+    actions = [d["action"] for d in explained[0]["decisions"]]
+    assert actions[0] == "created" and "linked_from" in actions
+    text = CliRunner().invoke(app, ["identity", "explain", f"mpid:{anonymous.mpid}"])
+    assert text.exit_code == 0 and "created" in text.output and "ios_idfv" in text.output
