@@ -15,12 +15,13 @@ from fermion.clock import Clock, SystemClock
 from fermion.errors import ConfigurationError
 from fermion.events import EventReads, EventStore, LocalReadClient, open_event_store
 from fermion.identity import IdentityService
-from fermion.ingest import Acceptor, Authenticator, RateLimiter, limits_from
+from fermion.ingest import Acceptor, Authenticator, limits_from
 from fermion.metrics import Metrics
 from fermion.pipeline import Worker
 from fermion.platform import ApiCredentials, Tenancy
 from fermion.profiles import ProfileStore
 from fermion.queue import GroupCommitter, Inbox
+from fermion.ratelimit import TokenBuckets
 from fermion.settings import Settings
 from fermion.store import create_state_engine, migrate
 
@@ -39,7 +40,7 @@ class Runtime:
     metrics: Metrics
     authenticator: Authenticator
     acceptor: Acceptor
-    limiter: RateLimiter
+    limiter: TokenBuckets
     committer: GroupCommitter
     credentials: ApiCredentials
     worker_socket: Path | None = None
@@ -71,7 +72,13 @@ class Runtime:
             metrics=Metrics(),
             authenticator=Authenticator(tenancy),
             acceptor=Acceptor(settings, clock),
-            limiter=RateLimiter(settings.ingest_rate_batches_per_s, settings.ingest_rate_burst, clock),
+            limiter=TokenBuckets(
+                settings.ingest_rate_batches_per_s,
+                settings.ingest_rate_burst,
+                clock,
+                limit="workspace",
+                what="ingest (batches per workspace)",
+            ),
             committer=GroupCommitter(inbox),
             credentials=ApiCredentials(engine, clock),
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "fermion"
-KERNEL = {"settings", "errors", "clock", "ids", "metrics", "logs"}
+KERNEL = {"settings", "errors", "clock", "ids", "metrics", "logs", "ratelimit"}
 EDGES = {"api", "cli", "console", "runtime"}
 ORCHESTRATORS = {"pipeline", "privacy"}
 

@@ -7,19 +7,17 @@ workspaces and the org/account of the path (403), ``fields`` and the body (400),
 from __future__ import annotations
 
 import contextlib
-import math
-import threading
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from fermion.api.oauth import bearer_grant, oauth_router
-from fermion.clock import Clock
-from fermion.errors import Forbidden, NotFound, RateLimited
+from fermion.errors import Forbidden, NotFound
 from fermion.ids import INT64_MAX, INT64_MIN
 from fermion.platform import TokenGrant, Workspace
 from fermion.profiles import Profile, parse_fields, profile_api_type, stored_user_identity_type
+from fermion.ratelimit import TokenBuckets
 from fermion.runtime import Runtime
 
 FIELDS_HELP = (
@@ -68,31 +66,6 @@ class ResolveRequest(BaseModel):
     identity: IdentityQuery
 
 
-class ClientRateLimiter:
-    """A token bucket per OAuth client in this process: ``rate`` requests per second, burst = rate."""
-
-    def __init__(self, rate: float, clock: Clock) -> None:
-        self._rate = rate
-        self._burst = max(1.0, rate)
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, int]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, client_id: str) -> int | None:
-        """Spend one request of ``client_id``: None when allowed, else the seconds to wait."""
-        if self._rate <= 0:
-            return None
-        now = self._clock.now_ms()
-        with self._lock:
-            tokens, last = self._buckets.get(client_id, (self._burst, now))
-            tokens = min(self._burst, tokens + (now - last) / 1000.0 * self._rate)
-            if tokens < 1:
-                self._buckets[client_id] = (tokens, now)
-                return max(1, math.ceil((1 - tokens) / self._rate))
-            self._buckets[client_id] = (tokens - 1, now)
-        return None
-
-
 def _identities(stored: dict[str, str]) -> list[Identity]:
     """Sorted by type, as in mParticle's samples, whatever names the store used."""
     named = sorted((profile_api_type(name), value) for name, value in stored.items())
@@ -127,7 +100,10 @@ def profile_api_router(runtime: Runtime) -> APIRouter:
     router = APIRouter()
     router.include_router(oauth_router(runtime))
     grant_of = bearer_grant(runtime.credentials)
-    limiter = ClientRateLimiter(runtime.settings.profile_api_rate_per_s, runtime.clock)
+    rate = runtime.settings.profile_api_rate_per_s
+    limiter = TokenBuckets(
+        rate, rate, runtime.clock, limit="client", what="Profile API (requests per client)"
+    )
     known: dict[int, Workspace] = {}  # a workspace never moves to another org or account
     responses: dict[int | str, dict[str, Any]] = {
         400: {"description": "Unknown `fields`, or a bad path or body"},
@@ -143,13 +119,7 @@ def profile_api_router(runtime: Runtime) -> APIRouter:
         workspace_id: int,
         grant: TokenGrant = Depends(grant_of),
     ) -> Workspace:
-        retry_after = limiter.take(grant.client_id)
-        if retry_after is not None:
-            raise RateLimited(
-                f"Profile API rate limit of {runtime.settings.profile_api_rate_per_s:g} requests/s exceeded.",
-                retry_after=retry_after,
-                limit="client",
-            )
+        limiter.take(grant.client_id)
         if not grant.allows(workspace_id):
             raise Forbidden(f"This token is not granted workspace {workspace_id}.")
         if workspace_id not in known:
@@ -176,8 +146,10 @@ def profile_api_router(runtime: Runtime) -> APIRouter:
         """The profile holding a user identity (``customer_id``, ``email``, ``other``, …)."""
         wanted = parse_fields(fields)
         identity_type = stored_user_identity_type(request.identity.type)
-        mpid = runtime.profiles.find_by_identity(found.id, identity_type, request.identity.value)
-        profile = None if mpid is None else runtime.profiles.get(found.id, mpid)
+        holders = runtime.identity.holders(found.id, identity_type, request.identity.value)
+        profile = next(
+            (p for p in (runtime.profiles.get(found.id, m) for m in holders) if p is not None), None
+        )
         if profile is None:
             raise NotFound(f"No profile in workspace {found.id} has {request.identity.type} of that value.")
         return _body(profile, wanted)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fermion.ingest.accept import Accepted, Acceptor, identities_of, limits_from
 from fermion.ingest.auth import Authenticator, parse_basic
 from fermion.ingest.http import ROUTES, EventsApi, Receive, Scope, Send, route_of
-from fermion.ingest.ratelimit import RateLimiter
 
 __all__ = [
     "ROUTES",
@@ -13,7 +12,6 @@ __all__ = [
     "Acceptor",
     "Authenticator",
     "EventsApi",
-    "RateLimiter",
     "Receive",
     "Scope",
     "Send",

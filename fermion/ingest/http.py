@@ -18,9 +18,9 @@ import msgspec
 from fermion.errors import BadRequest, BatchValidationError, ClientError, PayloadTooLarge, RateLimited
 from fermion.ingest.accept import Accepted, Acceptor
 from fermion.ingest.auth import Authenticator
-from fermion.ingest.ratelimit import RateLimiter
 from fermion.metrics import Metrics
 from fermion.queue import GroupCommitter
+from fermion.ratelimit import TokenBuckets
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -58,7 +58,7 @@ class EventsApi:
         authenticator: Authenticator,
         acceptor: Acceptor,
         committer: GroupCommitter,
-        limiter: RateLimiter,
+        limiter: TokenBuckets,
         metrics: Metrics,
         max_request_bytes: int,
     ) -> None:

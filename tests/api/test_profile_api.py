@@ -353,7 +353,11 @@ def test_rate_limit_per_client_with_retry_after(settings: Settings, tmp_path: Pa
             limited = client.get(url, params=params, headers=one)
             assert limited.status_code == 429
             assert limited.headers["retry-after"] == "1"
-            assert limited.json()["errors"][0]["message"].startswith("Profile API rate limit of 15")
+            assert (
+                "Profile API (requests per client) rate limit of 15/s"
+                in limited.json()["errors"][0]["message"]
+            )
+            assert limited.json()["errors"][0]["code"] == "TOO_MANY_REQUESTS"
             assert client.get(url, params=params, headers=two).status_code == 404  # its own bucket
 
             clock.advance(200)  # 3 requests' worth
