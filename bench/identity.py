@@ -14,11 +14,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import importlib.util
 import json
 import os
 import platform
 import random
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -210,6 +212,39 @@ def _start_server(data_dir: Path, port: int) -> subprocess.Popen[str]:
     raise RuntimeError("server did not answer /metrics")
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _stop_server(server: subprocess.Popen[str], data_dir: Path) -> None:
+    """Stop `fermion serve` and its worker process.
+
+    SIGINT, not SIGTERM: uvicorn re-raises a captured SIGTERM once it has shut down, which kills `serve`
+    before it stops its worker process (left running, holding the data dir). A child of `serve` that still
+    runs on this data dir afterwards is killed by its id.
+    """
+    children = _children(server.pid)
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+    marker = f"FERMION_DATA_DIR={data_dir}".encode()
+    for pid in children:
+        with contextlib.suppress(OSError):
+            if marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                os.kill(pid, signal.SIGKILL)
+
+
 def _identify_phase(
     port: int,
     auth: str,
@@ -329,8 +364,7 @@ def main() -> None:
             )
             figures.update(_pipeline_phase(port, auth, requests, args.concurrency))
         finally:
-            server.terminate()
-            server.wait(timeout=60)
+            _stop_server(server, data_dir)
     units = {
         name: (
             "requests/s"

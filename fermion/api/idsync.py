@@ -180,14 +180,20 @@ class IdSyncApi:
             request = _decode(body, IdentityRequest)
             previous = parse_mpid(request.previous_mpid, "previous_mpid")
             name = call.group(1)
-            outcome = await asyncio.to_thread(
-                self._service.request,
-                source.workspace_id,
-                name,
-                request.known_identities,
-                previous_mpid=previous,
-                cause=f"{name} request {request.request_id or request_id}",
+            cause = f"{name} request {request.request_id or request_id}"
+            # Most requests only read: answer them on the loop; writes wait for the lock in a thread.
+            outcome = self._service.request_if_unchanged(
+                source.workspace_id, name, request.known_identities, previous_mpid=previous, cause=cause
             )
+            if outcome is None:
+                outcome = await asyncio.to_thread(
+                    self._service.request,
+                    source.workspace_id,
+                    name,
+                    request.known_identities,
+                    previous_mpid=previous,
+                    cause=cause,
+                )
             return 200, _encode(
                 {
                     "context": _CONTEXT,

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from sqlalchemy import Connection, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, delete, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fermion.identity.tables import identity_history, identity_links, identity_profiles
 
 Identity = tuple[str, str]  # (canonical type, value)
+_T = TypeVar("_T")
 _CHUNK = 400
 
 
@@ -97,7 +99,7 @@ class GraphView:
         return bool(self.new_profiles or self.added or self.removed or self.new_orphans or self.decisions)
 
 
-def _chunks(items: list[object]) -> Iterable[list[object]]:
+def _chunks(items: list[_T]) -> Iterable[list[_T]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
 
@@ -105,35 +107,45 @@ def _chunks(items: list[object]) -> Iterable[list[object]]:
 def load(
     conn: Connection, workspace_id: int, identities: Iterable[Identity], mpids: Iterable[int]
 ) -> GraphView:
-    """The part of the graph that ``identities`` and ``mpids`` reach."""
+    """The part of the graph that ``identities`` and ``mpids`` reach.
+
+    Hand-written SQL on the driver: this runs for every IDSync request, and building SQLAlchemy expressions
+    cost more than the queries themselves.
+    """
     view = GraphView(workspace_id)
-    wanted = list({(t, v) for t, v in identities})
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
     reached: set[int] = set(mpids)
-    ws = identity_links.c.workspace_id == workspace_id
-    for chunk in _chunks(list(wanted)):
-        query = select(identity_links.c.mpid).where(
-            ws, tuple_(identity_links.c.identity_type, identity_links.c.identity_value).in_(chunk)
+    by_type: dict[str, list[str]] = {}
+    for identity_type, value in {(t, v) for t, v in identities}:
+        by_type.setdefault(identity_type, []).append(value)
+    # One indexed lookup per identity type: (type, value) row-value IN lists are not planned on the index.
+    for identity_type, values in by_type.items():
+        for chunk in _chunks(values):
+            sql = (
+                f"SELECT mpid FROM identity_links WHERE workspace_id = {mark} AND identity_type = {mark} "
+                f"AND identity_value IN ({', '.join([mark] * len(chunk))})"
+            )
+            rows = conn.exec_driver_sql(sql, (workspace_id, identity_type, *chunk))
+            reached.update(int(m) for (m,) in rows)
+    for reached_chunk in _chunks(list(reached)):
+        marks = ", ".join([mark] * len(reached_chunk))
+        links = conn.exec_driver_sql(
+            "SELECT identity_type, identity_value, mpid FROM identity_links "
+            f"WHERE workspace_id = {mark} AND mpid IN ({marks})",
+            (workspace_id, *reached_chunk),
         )
-        reached.update(int(m) for (m,) in conn.execute(query))
-    if not reached:
-        return view
-    for chunk in _chunks(list(reached)):
-        for t, v, m in conn.execute(
-            select(
-                identity_links.c.identity_type, identity_links.c.identity_value, identity_links.c.mpid
-            ).where(ws, identity_links.c.mpid.in_(chunk))
-        ):
+        for t, v, m in links:
             view.holders.setdefault((t, v), set()).add(int(m))
             view.identities.setdefault(int(m), {}).setdefault(t, set()).add(v)
-        for m, created, orphaned in conn.execute(
-            select(
-                identity_profiles.c.mpid, identity_profiles.c.created_ms, identity_profiles.c.orphaned
-            ).where(identity_profiles.c.workspace_id == workspace_id, identity_profiles.c.mpid.in_(chunk))
-        ):
+        profiles = conn.exec_driver_sql(
+            f"SELECT mpid, created_ms, orphaned FROM identity_profiles WHERE workspace_id = {mark} "
+            f"AND mpid IN ({marks})",
+            (workspace_id, *reached_chunk),
+        )
+        for m, created, orphaned in profiles:
             view.created_ms[int(m)] = int(created)
             if orphaned:
                 view.orphaned.add(int(m))
-    # Holders of the wanted identities beyond the profiles reached are complete: every holder was reached.
     return view
 
 

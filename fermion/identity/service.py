@@ -3,6 +3,7 @@ for the pipeline, identity settings, and the history that explains every link.""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ from fermion.ids import new_int64, stable_int64
 from fermion.store import reading
 
 CALLS = ("identify", "login", "logout", "search")
+_SETTINGS_CACHE_S = 5.0
 
 
 def canonical_request(known: Mapping[str, object]) -> dict[str, str]:
@@ -66,6 +68,7 @@ class IdentityService:
     ) -> None:
         self._engine = engine
         self._clock = clock
+        self._settings: dict[int, tuple[IdentitySettings, float]] = {}
         self.aliases = Aliases(engine, clock, alias_delay_ms, alias_window_ms)
 
     def request_alias(
@@ -85,10 +88,21 @@ class IdentityService:
         with reading(self._engine) as conn:
             return load_settings(conn, workspace_id)
 
+    def _cached_settings(self, conn: Connection, workspace_id: int) -> IdentitySettings:
+        """Settings read at most every few seconds: a change made in another process applies within that."""
+        now = time.monotonic()
+        cached = self._settings.get(workspace_id)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        found = load_settings(conn, workspace_id)
+        self._settings[workspace_id] = (found, now + _SETTINGS_CACHE_S)
+        return found
+
     def configure(self, workspace_id: int, settings: IdentitySettings) -> None:
         """Set the workspace's identity strategy and ID sets."""
         with self._engine.begin() as conn:
             save_settings(conn, workspace_id, settings, self._clock.now_ms())
+        self._settings.pop(workspace_id, None)
 
     def request(
         self,
@@ -104,11 +118,10 @@ class IdentityService:
         A request that changes nothing (the common identify of a known device) only reads.
         """
         request = canonical_request(known)
-        with reading(self._engine) as conn:
-            settings = load_settings(conn, workspace_id)
-            view = load(conn, workspace_id, request.items(), [] if previous_mpid is None else [previous_mpid])
-            outcome = self._decide(view, settings, call, request, previous_mpid, cause)
-        if not view.changed:
+        outcome = self.request_if_unchanged(
+            workspace_id, call, request, previous_mpid=previous_mpid, cause=cause
+        )
+        if outcome is not None:
             return outcome
         with self._engine.begin() as conn:  # decide again under the write lock: nothing half-written
             settings = load_settings(conn, workspace_id)
@@ -116,6 +129,24 @@ class IdentityService:
             outcome = self._decide(view, settings, call, request, previous_mpid, cause)
             save(conn, view, self._clock.now_ms())
         return outcome
+
+    def request_if_unchanged(
+        self,
+        workspace_id: int,
+        call: str,
+        known: Mapping[str, object],
+        *,
+        previous_mpid: int | None = None,
+        cause: str,
+    ) -> Outcome | None:
+        """The outcome of a request that changes nothing (reads only, never waits for writers); None when the
+        request would change the graph and must go through :meth:`request`."""
+        request = canonical_request(known)
+        with reading(self._engine) as conn:
+            settings = self._cached_settings(conn, workspace_id)
+            view = load(conn, workspace_id, request.items(), [] if previous_mpid is None else [previous_mpid])
+            outcome = self._decide(view, settings, call, request, previous_mpid, cause)
+        return None if view.changed else outcome
 
     def _decide(
         self,
@@ -171,7 +202,7 @@ class IdentityService:
         mpids = [b.mpid for b in batches if b.mpid is not None]
         now = self._clock.now_ms()
         with reading(self._engine) as conn:
-            settings = load_settings(conn, workspace_id)
+            settings = self._cached_settings(conn, workspace_id)
             view = load(conn, workspace_id, identities, mpids)
         for batch in batches:
             cause = f"{cause_prefix}:{batch.key}"

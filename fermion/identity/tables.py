@@ -35,7 +35,8 @@ identity_links = Table(
     Column("identity_value", String(512), primary_key=True),
     Column("mpid", BigInteger, primary_key=True, autoincrement=False),
     Column("created_ms", BigInteger, nullable=False),
-    Index("ix_identity_links_mpid", "workspace_id", "mpid"),
+    # Covering, so that loading a profile's links never falls back to scanning the workspace.
+    Index("ix_identity_links_mpid", "workspace_id", "mpid", "identity_type", "identity_value"),
 )
 
 identity_history = Table(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlalchemy.engine import make_url
 from fermion.errors import ConfigurationError
 
 READ_ONLY_OPTION = "fermion_read_only"
+_HOLDS_WRITE_LOCK = "fermion_holds_write_lock"
 
 
 @contextmanager
@@ -69,10 +71,30 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    # Writers of this process queue on a lock instead of on SQLite's busy handler, which sleeps in steps of
+    # up to 100 ms and so turns contention into long tail latencies.
+    write_lock = threading.Lock()
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # Reads that asked for it run in a deferred transaction (WAL readers never wait for the writer).
-        deferred = connection.get_execution_options().get(READ_ONLY_OPTION, False)
-        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY_OPTION, False):
+            connection.exec_driver_sql("BEGIN")
+            return
+        write_lock.acquire()
+        connection.info[_HOLDS_WRITE_LOCK] = True
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            connection.info.pop(_HOLDS_WRITE_LOCK, None)
+            write_lock.release()
+            raise
+
+    def _release(connection: Any) -> None:
+        if connection.info.pop(_HOLDS_WRITE_LOCK, False):
+            write_lock.release()
+
+    event.listen(engine, "commit", _release)
+    event.listen(engine, "rollback", _release)
 
     return engine

@@ -47,7 +47,11 @@ def upgrade() -> None:
         sa.Column("mpid", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("created_ms", sa.BigInteger, nullable=False),
     )
-    op.create_index("ix_identity_links_mpid", "identity_links", ["workspace_id", "mpid"])
+    op.create_index(
+        "ix_identity_links_mpid",
+        "identity_links",
+        ["workspace_id", "mpid", "identity_type", "identity_value"],
+    )
     op.create_table(
         "identity_history",
         _autoid(),
