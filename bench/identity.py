@@ -246,19 +246,13 @@ def _stop_server(server: subprocess.Popen[str], data_dir: Path) -> None:
 
 
 def _identify_phase(
-    port: int,
-    auth: str,
-    profiles: int,
-    seconds: float,
-    concurrency: int,
-    server_pid: int,
-    profile: str | None,
+    port: int, auth: str, profiles: int, seconds: float, args: argparse.Namespace, server_pid: int
 ) -> dict[str, float]:
     spy = None
-    if profile:  # the API process only; the pipeline worker is idle in this phase
+    if args.profile:  # the API process only; the pipeline worker is idle in this phase
         duration = str(round(seconds))
         spy = subprocess.Popen(
-            [str(PY_SPY), "record", "-p", str(server_pid), "-f", "raw", "-o", profile, "-d", duration],
+            [str(PY_SPY), "record", "-p", str(server_pid), "-f", "raw", "-o", args.profile, "-d", duration],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -276,7 +270,9 @@ def _identify_phase(
             "--seconds",
             str(seconds),
             "--concurrency",
-            str(concurrency),
+            str(args.concurrency),
+            "--new-share",
+            str(args.new_share),
         ],
         capture_output=True,
         text=True,
@@ -359,9 +355,7 @@ def main() -> None:
         server = _start_server(data_dir, port)
         try:
             figures: dict[str, float] = {"profiles_seeded": profiles, "seed_s": round(seed_s, 1)}
-            figures.update(
-                _identify_phase(port, auth, profiles, seconds, args.concurrency, server.pid, args.profile)
-            )
+            figures.update(_identify_phase(port, auth, profiles, seconds, args, server.pid))
             figures.update(_pipeline_phase(port, auth, requests, args.concurrency))
         finally:
             _stop_server(server, data_dir)

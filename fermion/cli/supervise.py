@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ def run_worker_process(settings_data: dict[str, Any], socket_path: str) -> None:
         worker = runtime.new_worker()
         signal.signal(signal.SIGTERM, lambda *_: worker.stop())
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+        _stop_when_orphaned(worker.stop)
         reads = LocalReadServer(
             runtime.events, Path(socket_path), lambda: generate_latest(runtime.metrics.worker_registry)
         )
@@ -45,6 +48,19 @@ def run_worker_process(settings_data: dict[str, Any], socket_path: str) -> None:
             reads.stop()
     finally:
         runtime.close()
+
+
+def _stop_when_orphaned(stop: Callable[[], None]) -> None:
+    """Stop the worker when `fermion serve` is gone, however it went (a signal can end it before clean-up)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        _log.warning("fermion serve is gone; the worker process stops")
+        stop()
+
+    threading.Thread(target=watch, name="fermion-parent-watch", daemon=True).start()
 
 
 class WorkerSupervisor:

@@ -99,6 +99,22 @@ def attach(
         identity: Identity = (identity_type, value)
         if enforce and identity_type in settings.unique_ids:
             others = view.holders_of(identity) - {mpid}
+            for orphan in sorted(others & view.orphaned):
+                # An orphan is unreachable: its unique IDs go to the profile that claims them.
+                view.unlink(identity, orphan)
+                view.decisions.append(
+                    Decision(
+                        orphan,
+                        "identity_moved",
+                        f"{identity_type} is unique and this profile is orphaned",
+                        cause,
+                        identity_type,
+                        value,
+                        mpid,
+                        now_ms,
+                    )
+                )
+            others -= view.orphaned
             if others:
                 view.decisions.append(
                     Decision(
@@ -216,6 +232,8 @@ def logout(
     now_ms: int,
 ) -> Outcome:
     """``logout``: back to an anonymous profile for the device, per strategy."""
+    if not request:
+        raise BadRequest("knownIdentities is empty.")
     strategy = settings.strategy
     if strategy == "best_match":
         return identify(
