@@ -17,7 +17,7 @@ import msgspec
 
 from fermion.errors import BadRequest, ClientError, Forbidden, NotFound, Unauthorized
 from fermion.identity import IDSYNC_KEY, IdentityService, decision_json
-from fermion.ingest import Authenticator, Receive, Scope, Send
+from fermion.ingest import Authenticator, Receive, Scope, Send, read_body
 from fermion.metrics import Metrics
 from fermion.platform import Input
 
@@ -130,7 +130,7 @@ class IdSyncApi:
         try:
             if scope["method"] not in ("POST", "GET"):
                 raise BadRequest("Use POST.")
-            body = await _read(receive)
+            body = await read_body(receive, _MAX_BODY)
             status, payload = await self._dispatch(scope["path"], scope["method"], headers, body, request_id)
         except ClientError as error:
             status, payload = error.status, _error_body(error, request_id)
@@ -260,19 +260,3 @@ def _decode(body: bytes, kind: type[Any]) -> Any:
         return msgspec.json.decode(body, type=kind)
     except msgspec.DecodeError as exc:
         raise BadRequest(f"Invalid request body: {exc}") from None
-
-
-async def _read(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise BadRequest("The client disconnected before sending the whole body.")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > _MAX_BODY:
-            raise BadRequest("The request body is too large.")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)

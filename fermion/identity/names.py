@@ -8,31 +8,9 @@ uses maps to one canonical name.
 from __future__ import annotations
 
 from fermion.errors import BadRequest
+from fermion.schema import IDENTITY_TYPES
 
-USER_TYPES = (
-    "customer_id",
-    "email",
-    "other",
-    "other_id_2",
-    "other_id_3",
-    "other_id_4",
-    "other_id_5",
-    "other_id_6",
-    "other_id_7",
-    "other_id_8",
-    "other_id_9",
-    "other_id_10",
-    "mobile_number",
-    "phone_number_2",
-    "phone_number_3",
-    "facebook",
-    "twitter",
-    "google",
-    "microsoft",
-    "yahoo",
-    "facebook_custom_audience_id",
-    "alias",
-)
+USER_TYPES = IDENTITY_TYPES  # the batch names, in the spec's order
 DEVICE_TYPES = (
     "ios_idfa",
     "ios_idfv",

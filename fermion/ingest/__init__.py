@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fermion.ingest.accept import Accepted, Acceptor, identities_of, limits_from
 from fermion.ingest.auth import Authenticator, parse_basic
-from fermion.ingest.http import ROUTES, EventsApi, Receive, Scope, Send, route_of
+from fermion.ingest.http import ROUTES, EventsApi, Receive, Scope, Send, read_body, route_of
 
 __all__ = [
     "ROUTES",
@@ -18,5 +18,6 @@ __all__ = [
     "identities_of",
     "limits_from",
     "parse_basic",
+    "read_body",
     "route_of",
 ]

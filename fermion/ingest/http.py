@@ -125,7 +125,7 @@ class EventsApi:
             raise PayloadTooLarge(
                 f"The request body must be under {self._max} bytes; it has {int(declared)}."
             )
-        body = await self._read_body(receive)
+        body = await read_body(receive, self._max)
         if headers.get(b"content-encoding", b"").strip().lower() == b"gzip":
             body = self._gunzip(body)
         if not body.strip():
@@ -136,22 +136,6 @@ class EventsApi:
             accepted = self._acceptor.bulk(source, body, historical=route == "historical")
         used = self._limiter.take(source.workspace_id, len(accepted.records))
         return accepted, used
-
-    async def _read_body(self, receive: Receive) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise BadRequest("The client disconnected before sending the whole body.")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self._max:
-                raise PayloadTooLarge(f"The request body must be under {self._max} bytes.")
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        return b"".join(chunks)
 
     def _gunzip(self, body: bytes) -> bytes:
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -164,3 +148,21 @@ class EventsApi:
         if not inflater.eof:
             raise BadRequest("Content-Encoding is gzip but the body is truncated (no gzip trailer).")
         return data
+
+
+async def read_body(receive: Receive, max_bytes: int) -> bytes:
+    """The whole request body; PayloadTooLarge past ``max_bytes``, BadRequest if the client goes away."""
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BadRequest("The client disconnected before sending the whole body.")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"The request body must be under {max_bytes} bytes.")
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
