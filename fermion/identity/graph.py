@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, delete, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -107,13 +107,26 @@ def _chunks(items: list[_T]) -> Iterable[list[_T]]:
 def load(
     conn: Connection, workspace_id: int, identities: Iterable[Identity], mpids: Iterable[int]
 ) -> GraphView:
-    """The part of the graph that ``identities`` and ``mpids`` reach.
+    """The part of the graph that ``identities`` and ``mpids`` reach."""
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    return load_with(
+        lambda sql, params: list(conn.exec_driver_sql(sql, params)), mark, workspace_id, identities, mpids
+    )
+
+
+def load_with(
+    run: Callable[[str, tuple[object, ...]], list[Any]],
+    mark: str,
+    workspace_id: int,
+    identities: Iterable[Identity],
+    mpids: Iterable[int],
+) -> GraphView:
+    """:func:`load` over any way of running driver SQL (``mark`` is the driver's placeholder).
 
     Hand-written SQL on the driver: this runs for every IDSync request, and building SQLAlchemy expressions
     cost more than the queries themselves.
     """
     view = GraphView(workspace_id)
-    mark = "%s" if conn.dialect.name == "postgresql" else "?"
     reached: set[int] = set(mpids)
     by_type: dict[str, list[str]] = {}
     for identity_type, value in {(t, v) for t, v in identities}:
@@ -125,11 +138,11 @@ def load(
                 f"SELECT mpid FROM identity_links WHERE workspace_id = {mark} AND identity_type = {mark} "
                 f"AND identity_value IN ({', '.join([mark] * len(chunk))})"
             )
-            rows = conn.exec_driver_sql(sql, (workspace_id, identity_type, *chunk))
+            rows = run(sql, (workspace_id, identity_type, *chunk))
             reached.update(int(m) for (m,) in rows)
     for reached_chunk in _chunks(list(reached)):
         marks = ", ".join([mark] * len(reached_chunk))
-        links = conn.exec_driver_sql(
+        links = run(
             "SELECT identity_type, identity_value, mpid FROM identity_links "
             f"WHERE workspace_id = {mark} AND mpid IN ({marks})",
             (workspace_id, *reached_chunk),
@@ -137,7 +150,7 @@ def load(
         for t, v, m in links:
             view.holders.setdefault((t, v), set()).add(int(m))
             view.identities.setdefault(int(m), {}).setdefault(t, set()).add(v)
-        profiles = conn.exec_driver_sql(
+        profiles = run(
             f"SELECT mpid, created_ms, orphaned FROM identity_profiles WHERE workspace_id = {mark} "
             f"AND mpid IN ({marks})",
             (workspace_id, *reached_chunk),
