@@ -294,36 +294,12 @@ def _identify_phase(
 
 def _pipeline_phase(port: int, auth: str, requests: int, concurrency: int) -> dict[str, float]:
     """The ingest benchmark's load on the seeded server; its users are seeded profiles."""
-    before = ingest.events_stored(port)
-    driver = subprocess.run(
-        [
-            sys.executable,
-            ingest.__file__,
-            "--drive",
-            "--port",
-            str(port),
-            "--auth",
-            auth,
-            "--requests",
-            str(requests),
-            "--concurrency",
-            str(concurrency),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result = json.loads(driver.stdout.strip().splitlines()[-1])
-    expected = before + (result["requests"] - result["failures"]) * 10
-    deadline = time.time() + 600
-    while (stored := ingest.events_stored(port)) < expected and time.time() < deadline:
-        time.sleep(0.05)
-    elapsed = time.time() - result["started_at"]
+    result, stored, elapsed = ingest.drive_and_wait(port, auth, requests, concurrency)
     return {
-        "processed_events_per_s": round((stored - before) / elapsed),
+        "processed_events_per_s": round(stored / elapsed),
         "accepted_events_per_s": round(result["requests"] * 10 / result["elapsed_s"]),
         "pipeline_rejected_requests": result["failures"],
-        "pipeline_events_stored": stored - before,
+        "pipeline_events_stored": stored,
     }
 
 

@@ -120,6 +120,41 @@ def drive_main(args: argparse.Namespace) -> None:
     )
 
 
+def drive_and_wait(
+    port: int, auth: str, requests: int, concurrency: int
+) -> tuple[dict[str, float], int, float]:
+    """Run the load generator against the server on ``port``, then wait until the worker stored its events.
+
+    Returns the driver's result, the events this load stored, and the seconds from its first request to the
+    last event stored.
+    """
+    before = events_stored(port)
+    driver = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--drive",
+            "--port",
+            str(port),
+            "--auth",
+            auth,
+            "--requests",
+            str(requests),
+            "--concurrency",
+            str(concurrency),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(driver.stdout.strip().splitlines()[-1])
+    expected = before + (result["requests"] - result["failures"]) * 10
+    deadline = time.time() + 600
+    while (stored := events_stored(port)) < expected and time.time() < deadline:
+        time.sleep(0.05)
+    return result, stored - before, time.time() - result["started_at"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -181,30 +216,7 @@ def run_backend(backend: str, requests: int, concurrency: int) -> dict[str, floa
                 except OSError:
                     time.sleep(0.1)
             auth = base64.b64encode(f"{key}:{secret}".encode()).decode()
-            driver = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--drive",
-                    "--port",
-                    str(port),
-                    "--auth",
-                    auth,
-                    "--requests",
-                    str(requests),
-                    "--concurrency",
-                    str(concurrency),
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            result = json.loads(driver.stdout.strip().splitlines()[-1])
-            expected = (result["requests"] - result["failures"]) * 10
-            deadline = time.time() + 600
-            while (stored := events_stored(port)) < expected and time.time() < deadline:
-                time.sleep(0.05)
-            processed_elapsed = time.time() - result["started_at"]
+            result, stored, processed_elapsed = drive_and_wait(port, auth, requests, concurrency)
         finally:
             server.terminate()
             server.wait(timeout=60)
