@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 
 import typer
@@ -44,6 +45,16 @@ def _print_credentials(runtime: Runtime) -> None:
         )
 
 
+def _run_until_stopped(server: uvicorn.Server) -> None:
+    """Run the HTTP server until SIGINT or SIGTERM, then return so that clean-up runs.
+
+    uvicorn re-raises the signal it stopped on; with the default SIGTERM action that would end the process
+    before the worker process is stopped, so SIGTERM gets a handler that lets the caller finish.
+    """
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    server.run()
+
+
 def _uvicorn(runtime: Runtime, tls_cert: Path | None, tls_key: Path | None) -> uvicorn.Server:
     config = uvicorn.Config(
         create_app(runtime),
@@ -74,7 +85,7 @@ def serve(
         supervisor.start()
         try:
             print(f"Fermion listening on http://{settings.host}:{settings.port}", flush=True)
-            _uvicorn(runtime, None, None).run()
+            _run_until_stopped(_uvicorn(runtime, None, None))
         finally:
             supervisor.stop()
     finally:
@@ -91,7 +102,7 @@ def api(
         runtime.require_scale_out_stores("api")
         _print_credentials(runtime)
         print(f"Fermion API listening on http://{runtime.settings.host}:{runtime.settings.port}", flush=True)
-        _uvicorn(runtime, None, None).run()
+        _run_until_stopped(_uvicorn(runtime, None, None))
     finally:
         runtime.close()
 
@@ -101,7 +112,6 @@ def worker(
 ) -> None:
     """Run only a pipeline worker: several at once on PostgreSQL; on the embedded stores only while no
     other Fermion process holds them."""
-    import signal
 
     runtime = Runtime.open(_settings(None, None))
     try:
