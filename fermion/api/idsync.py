@@ -187,7 +187,7 @@ class IdSyncApi:
             )
             if outcome is None:
                 outcome = await asyncio.to_thread(
-                    self._service.request,
+                    self._service.request_changing,
                     source.workspace_id,
                     name,
                     request.known_identities,

@@ -123,7 +123,21 @@ class IdentityService:
         )
         if outcome is not None:
             return outcome
-        with self._engine.begin() as conn:  # decide again under the write lock: nothing half-written
+        return self.request_changing(workspace_id, call, request, previous_mpid=previous_mpid, cause=cause)
+
+    def request_changing(
+        self,
+        workspace_id: int,
+        call: str,
+        known: Mapping[str, object],
+        *,
+        previous_mpid: int | None = None,
+        cause: str,
+    ) -> Outcome:
+        """Decide and save a request under the write lock, as one transaction (nothing half-written); for
+        requests a read showed to change the graph."""
+        request = canonical_request(known)
+        with self._engine.begin() as conn:
             settings = load_settings(conn, workspace_id)
             view = load(conn, workspace_id, request.items(), [] if previous_mpid is None else [previous_mpid])
             outcome = self._decide(view, settings, call, request, previous_mpid, cause)
