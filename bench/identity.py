@@ -139,19 +139,8 @@ async def _identify_load(
                 known = {"customerid": customer_id(index), "ios_idfv": idfv(index)}
                 expected = str(seeded_mpid(index))
             body = json.dumps({"environment": "production", "known_identities": known}).encode()
-            head = (
-                f"POST /v1/identify HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-            ).encode()
-            started = time.perf_counter()
-            writer.write(head + body)
-            status_line = await reader.readline()
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            payload = await reader.readexactly(length) if length else b""
-            latencies.append(time.perf_counter() - started)
+            status_line, payload, seconds = await ingest.post(reader, writer, "/v1/identify", auth, body)
+            latencies.append(seconds)
             if b" 200 " not in status_line:
                 counts["errors"] += 1
             elif expected is not None and json.loads(payload)["mpid"] != expected:

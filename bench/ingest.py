@@ -60,6 +60,25 @@ def make_body(index: int) -> bytes:
     return json.dumps(batch, separators=(",", ":")).encode()
 
 
+async def post(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, auth: str, body: bytes
+) -> tuple[bytes, bytes, float]:
+    """One keep-alive HTTP/1.1 POST: (status line, body, seconds)."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    started = time.perf_counter()
+    writer.write(head + body)
+    status_line = await reader.readline()
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    payload = await reader.readexactly(length) if length else b""
+    return status_line, payload, time.perf_counter() - started
+
+
 async def _drive(port: int, auth: str, bodies: list[bytes], concurrency: int) -> tuple[list[float], int]:
     latencies: list[float] = []
     failures = 0
@@ -69,21 +88,8 @@ async def _drive(port: int, auth: str, bodies: list[bytes], concurrency: int) ->
         nonlocal failures
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         while queue:
-            body = queue.pop()
-            head = (
-                f"POST /v2/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-            ).encode()
-            started = time.perf_counter()
-            writer.write(head + body)
-            status_line = await reader.readline()
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            if length:
-                await reader.readexactly(length)
-            latencies.append(time.perf_counter() - started)
+            status_line, _, seconds = await post(reader, writer, "/v2/events", auth, queue.pop())
+            latencies.append(seconds)
             if b" 202 " not in status_line:
                 failures += 1
         writer.close()

@@ -10,7 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from fermion.errors import ConfigurationError
-from fermion.events.model import COLUMNS, StoredEvent
+from fermion.events.model import COLUMNS, StoredEvent, copy_statement
 
 _SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS event_seq START 1;
@@ -135,14 +135,7 @@ class DuckDBEventStore:
         end_ms: int,
         uid_prefix: str,
     ) -> int:
-        columns = [
-            c if c not in ("event_uid", "mpid") else ("? || event_uid" if c == "event_uid" else "?")
-            for c in COLUMNS
-        ]
-        sql = (
-            f"INSERT OR IGNORE INTO events ({', '.join(COLUMNS)}) SELECT {', '.join(columns)} FROM events "
-            "WHERE workspace_id = ? AND mpid = ? AND timestamp_ms BETWEEN ? AND ? ORDER BY timestamp_ms, seq"
-        )
+        sql = copy_statement("?", "INSERT OR IGNORE", "")
         rows = self._query(sql, [uid_prefix, destination_mpid, workspace_id, source_mpid, start_ms, end_ms])
         return int(rows[0][0]) if rows else 0
 

@@ -23,6 +23,20 @@ COLUMNS = (
 )
 
 
+def copy_statement(mark: str, insert: str, on_conflict: str) -> str:
+    """The aliasing copy: one user's events in a time window inserted again for another user, with new uids.
+
+    ``mark`` is the driver's placeholder; parameters in order: uid prefix, destination MPID, workspace,
+    source MPID, start, end. ``insert``/``on_conflict`` spell "skip what exists" in the dialect.
+    """
+    selected = [f"{mark} || event_uid" if c == "event_uid" else mark if c == "mpid" else c for c in COLUMNS]
+    return (
+        f"{insert} INTO events ({', '.join(COLUMNS)}) SELECT {', '.join(selected)} FROM events "
+        f"WHERE workspace_id = {mark} AND mpid = {mark} AND timestamp_ms BETWEEN {mark} AND {mark} "
+        f"ORDER BY timestamp_ms, seq {on_conflict}"
+    ).rstrip()
+
+
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
     """One event as stored: the columns queries filter on, plus the full event JSON in ``body``.

@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from fermion.events.model import COLUMNS, StoredEvent
+from fermion.events.model import COLUMNS, StoredEvent, copy_statement
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -135,16 +135,10 @@ class PostgresEventStore:
         end_ms: int,
         uid_prefix: str,
     ) -> int:
-        columns = [
-            c if c not in ("event_uid", "mpid") else ("%s || event_uid" if c == "event_uid" else "%s")
-            for c in COLUMNS
-        ]
         con = self._con()
         with con.transaction(), con.cursor() as cur:
             cur.execute(
-                f"INSERT INTO events ({', '.join(COLUMNS)}) SELECT {', '.join(columns)} FROM events "
-                "WHERE workspace_id = %s AND mpid = %s AND timestamp_ms BETWEEN %s AND %s "
-                "ORDER BY timestamp_ms, seq ON CONFLICT DO NOTHING",
+                copy_statement("%s", "INSERT", "ON CONFLICT DO NOTHING"),
                 [uid_prefix, destination_mpid, workspace_id, source_mpid, start_ms, end_ms],
             )
             return cur.rowcount

@@ -117,13 +117,12 @@ class IdentityService:
 
         A request that changes nothing (the common identify of a known device) only reads.
         """
-        request = canonical_request(known)
         outcome = self.request_if_unchanged(
-            workspace_id, call, request, previous_mpid=previous_mpid, cause=cause
+            workspace_id, call, known, previous_mpid=previous_mpid, cause=cause
         )
         if outcome is not None:
             return outcome
-        return self.request_changing(workspace_id, call, request, previous_mpid=previous_mpid, cause=cause)
+        return self.request_changing(workspace_id, call, known, previous_mpid=previous_mpid, cause=cause)
 
     def request_changing(
         self,

@@ -54,7 +54,6 @@ def decode_item(item: InboxItem, limits: BatchLimits) -> Decoded:
 def prepare(decoded: Decoded, mpid: int, source: Input | None, into: Prepared) -> None:
     """Add the events and the profile update of one resolved batch to ``into``."""
     item, batch = decoded.item, decoded.batch
-    provisional = False
     _feed_attribute(batch, source)
     environment = batch.environment if batch.environment != "unknown" else "production"
     for index, event in enumerate(batch.events or ()):
@@ -91,7 +90,6 @@ def prepare(decoded: Decoded, mpid: int, source: Input | None, into: Prepared) -
         ProfileUpdate(
             workspace_id=item.workspace_id,
             mpid=mpid,
-            provisional=provisional,
             seen_ms=item.received_ms,
             user_attributes=dict(batch.user_attributes or {}),
             deleted_user_attributes=tuple(batch.deleted_user_attributes or ()),

@@ -30,7 +30,6 @@ class ProfileUpdate:
 
     workspace_id: int
     mpid: int
-    provisional: bool
     seen_ms: int
     user_attributes: dict[str, AttributeValue] = field(default_factory=dict)
     deleted_user_attributes: tuple[str, ...] = ()
@@ -45,7 +44,7 @@ class Profile:
 
     workspace_id: int
     mpid: int
-    provisional: bool
+    provisional: bool  # resolved before IDSync existed (a derived MPID); every profile IDSync makes is not
     user_attributes: dict[str, AttributeValue]
     user_identities: dict[str, str]
     device_identities: dict[str, str]
@@ -101,7 +100,7 @@ class ProfileStore:
             touched[key] = Profile(
                 workspace_id=u.workspace_id,
                 mpid=u.mpid,
-                provisional=old.provisional and u.provisional if old else u.provisional,
+                provisional=old.provisional if old else False,
                 user_attributes=attributes,
                 user_identities={**(old.user_identities if old else {}), **u.user_identities},
                 device_identities={**(old.device_identities if old else {}), **u.device_identities},

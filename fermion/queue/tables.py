@@ -25,7 +25,7 @@ inbox = Table(
     Column("error", Text, nullable=True),
     Column("parked_ms", BigInteger, nullable=True),
     Index("ix_inbox_status_id", "status", "id"),
-    sqlite_autoincrement=True,  # ids are never reused: event uids and provisional ids derive from them
+    sqlite_autoincrement=True,  # ids are never reused: event uids and new MPIDs derive from them
 )
 
 # Which worker holds which inbox partition, until when. One holder per partition keeps per-user order.

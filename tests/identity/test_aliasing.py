@@ -59,6 +59,9 @@ def test_alias_copies_events_in_the_window_after_the_delay(
     ]
     batch = make_batch(events, mpid=source, user_identities={}, user_attributes={"color": "blue"})
     assert client.post("/v2/events", json=batch, headers=auth).status_code == 202
+    clock.advance(1000)  # the destination is first seen later than the source
+    known = make_batch([], mpid=destination, user_identities={}, user_attributes={"tier": "gold"})
+    assert client.post("/v2/events", json=known, headers=auth).status_code == 202
     worker = runtime.new_worker()
     worker.drain()
 
@@ -86,7 +89,9 @@ def test_alias_copies_events_in_the_window_after_the_delay(
     source_profile = runtime.profiles.get(1, source)
     destination_profile = runtime.profiles.get(1, destination)
     assert source_profile is not None
-    assert destination_profile is None or destination_profile.user_attributes == {}  # attributes not copied
+    assert destination_profile is not None
+    assert destination_profile.user_attributes == {"tier": "gold"}  # attributes not copied
+    assert destination_profile.first_seen_ms == source_profile.first_seen_ms == NOW  # first seen adopted
     assert runtime.identity.identities(1, destination) == {
         "customer_id": ["known-1"]
     }  # identities not copied

@@ -26,7 +26,6 @@ def _update(
     return ProfileUpdate(
         workspace_id=WS,
         mpid=mpid,
-        provisional=False,
         seen_ms=seen_ms,
         user_attributes=attributes or {},
         deleted_user_attributes=deleted,
