@@ -17,7 +17,8 @@ from fermion.events import EventReads, EventStore, LocalReadClient, open_event_s
 from fermion.identity import IdentityService
 from fermion.ingest import Acceptor, Authenticator, limits_from
 from fermion.metrics import Metrics
-from fermion.pipeline import Worker
+from fermion.pipeline import Verdicts, Worker
+from fermion.plans import PlanCatalog, PlanResolver, Quarantine, VerdictLog
 from fermion.platform import ApiCredentials, Tenancy
 from fermion.profiles import ProfileStore
 from fermion.queue import GroupCommitter, Inbox
@@ -43,6 +44,9 @@ class Runtime:
     limiter: TokenBuckets
     committer: GroupCommitter
     credentials: ApiCredentials
+    plans: PlanCatalog
+    verdicts: VerdictLog
+    quarantine: Quarantine
     worker_socket: Path | None = None
     _events: EventStore | None = field(default=None, repr=False)
     _local_reads: LocalReadClient | None = field(default=None, repr=False)
@@ -81,6 +85,9 @@ class Runtime:
             ),
             committer=GroupCommitter(inbox),
             credentials=ApiCredentials(engine, clock),
+            plans=PlanCatalog(engine, clock),
+            verdicts=VerdictLog(engine),
+            quarantine=Quarantine(engine),
         )
 
     @property
@@ -121,6 +128,13 @@ class Runtime:
             poll_ms=s.worker_poll_ms,
             dedupe_retention_ms=s.dedupe_retention_days * 86_400_000,
             limits=limits_from(s),
+            verdicts=Verdicts(
+                self.engine,
+                PlanResolver(self.plans),
+                self.verdicts,
+                self.quarantine,
+                retention_ms=s.verdict_retention_hours * 3_600_000,
+            ),
             worker_id=worker_id,
         )
 

@@ -54,6 +54,16 @@ class Settings(BaseSettings):
     dedupe_retention_days: int = Field(
         default=45, description="How long source_request_id values are remembered for de-duplication."
     )
+    verdict_retention_hours: int = Field(
+        default=72,
+        description="How long each processed batch's data-plan verdict is kept for the live stream.",
+    )
+    data_planning_rate_per_min: int = Field(
+        default=3000, description="Data Planning API requests per minute per OAuth client."
+    )
+    live_stream_poll_ms: int = Field(
+        default=250, description="How often the live stream looks for new batches."
+    )
 
     worker_batch_size: int = Field(default=2000, description="Inbox batches a worker claims at a time.")
     worker_poll_ms: int = Field(default=50, description="Worker sleep when the inbox is empty.")

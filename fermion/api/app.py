@@ -11,7 +11,9 @@ from fermion import __version__
 from fermion.api.errors import install_error_handlers
 from fermion.api.idsync import IdSyncApi
 from fermion.api.idsync import route_of as is_idsync_path
+from fermion.api.live import live_stream_router
 from fermion.api.operations import operations_router
+from fermion.api.plans import data_planning_router
 from fermion.api.profiles import profile_api_router
 from fermion.ingest import EventsApi, Receive, Scope, Send, route_of
 from fermion.queue import Inbox
@@ -61,6 +63,8 @@ def _framework(runtime: Runtime) -> FastAPI:
     install_error_handlers(app)
     app.include_router(operations_router(runtime))
     app.include_router(profile_api_router(runtime))
+    app.include_router(data_planning_router(runtime))
+    app.include_router(live_stream_router(runtime))
     runtime.metrics.add_gauges(lambda: _inbox_gauges(runtime.inbox))
     return app
 

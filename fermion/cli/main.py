@@ -7,7 +7,7 @@ import sys
 import typer
 
 from fermion import __version__
-from fermion.cli import credentials, identity, pipeline, serve, tenancy
+from fermion.cli import credentials, identity, pipeline, plans, serve, tenancy
 from fermion.errors import FermionError
 
 app = typer.Typer(
@@ -25,6 +25,9 @@ app.add_typer(pipeline.inbox, name="inbox")
 app.add_typer(pipeline.events, name="events")
 app.add_typer(identity.app, name="identity")
 app.add_typer(credentials.app, name="credentials")
+app.add_typer(plans.plans, name="plans")
+app.add_typer(plans.quarantine, name="quarantine")
+app.command("live")(plans.live)
 
 
 @app.command("version")

@@ -139,6 +139,16 @@ class DuckDBEventStore:
         rows = self._query(sql, [uid_prefix, destination_mpid, workspace_id, source_mpid, start_ms, end_ms])
         return int(rows[0][0]) if rows else 0
 
+    def delete_events(self, workspace_id: int, event_uids: list[str]) -> int:
+        if not event_uids:
+            return 0
+        marks = ", ".join("?" for _ in event_uids)
+        rows = self._query(
+            f"DELETE FROM events WHERE workspace_id = ? AND event_uid IN ({marks})",
+            [workspace_id, *event_uids],
+        )
+        return int(rows[0][0]) if rows else 0
+
     def close(self) -> None:
         with self._lock:
             self._con.close()

@@ -106,6 +106,10 @@ class EventStore(Protocol):
         """
         ...
 
+    def delete_events(self, workspace_id: int, event_uids: list[str]) -> int:
+        """Remove events by uid (a replay that brings back a fuller copy replaces them); returns how many."""
+        ...
+
     def close(self) -> None:
         """Release the store's connections and file locks."""
         ...

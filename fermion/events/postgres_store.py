@@ -143,6 +143,17 @@ class PostgresEventStore:
             )
             return cur.rowcount
 
+    def delete_events(self, workspace_id: int, event_uids: list[str]) -> int:
+        if not event_uids:
+            return 0
+        con = self._con()
+        with con.transaction(), con.cursor() as cur:
+            cur.execute(
+                "DELETE FROM events WHERE workspace_id = %s AND event_uid = ANY(%s)",
+                [workspace_id, event_uids],
+            )
+            return cur.rowcount
+
     def close(self) -> None:
         with self._connections_lock:
             for con in self._connections:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,20 +44,37 @@ _ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 def decode_item(item: InboxItem, limits: BatchLimits) -> Decoded:
     """Decode one inbox item; raises on a batch that cannot be processed (the worker parks it)."""
     decoded = decode_batch(item.payload, limits=limits)
-    batch = decoded.batch
+    return Decoded(item, decoded.batch, identity_of(item, decoded.batch, decoded.mpid))
+
+
+def identity_of(item: InboxItem, batch: Batch, mpid: int | None) -> BatchIdentity:
+    """What identity resolution needs of a batch: its MPID, if sent, and its identities."""
     users, devices = identities_of(batch)
     request = {canonical(name): value for name, value in {**users, **devices}.items() if value != _ZERO_UUID}
     if batch.mp_deviceid and batch.mp_deviceid != _ZERO_UUID:
         request["device_application_stamp"] = batch.mp_deviceid
-    return Decoded(item, batch, BatchIdentity(item.id, decoded.mpid, request))
+    return BatchIdentity(item.id, mpid, request)
 
 
-def prepare(decoded: Decoded, mpid: int, source: Input | None, into: Prepared) -> None:
-    """Add the events and the profile update of one resolved batch to ``into``."""
+def event_ids_of(item: InboxItem, batch: Batch) -> list[str]:
+    """The ids the event store keys a batch's events by: source_message_id, else the inbox position."""
+    return [
+        event.data.source_message_id or f"inbox:{item.id}:{index}"
+        for index, event in enumerate(batch.events or ())
+    ]
+
+
+def prepare(
+    decoded: Decoded, mpid: int, source: Input | None, into: Prepared, skip: Set[int] = frozenset()
+) -> None:
+    """Add the events and the profile update of one resolved batch to ``into``; ``skip`` lists blocked
+    events by position."""
     item, batch = decoded.item, decoded.batch
     _feed_attribute(batch, source)
     environment = batch.environment if batch.environment != "unknown" else "production"
     for index, event in enumerate(batch.events or ()):
+        if index in skip:
+            continue
         data = event.data
         timestamp = data.timestamp_unixtime_ms if data.timestamp_unixtime_ms is not None else item.received_ms
         session_uuid = data.session_uuid

@@ -20,7 +20,8 @@ from fermion.clock import Clock
 from fermion.events import EventStore
 from fermion.identity import IdentityService
 from fermion.metrics import Metrics
-from fermion.pipeline.stages import Decoded, Prepared, decode_item, prepare
+from fermion.pipeline.stages import Decoded, Prepared, decode_item, identity_of, prepare
+from fermion.pipeline.verdicts import Verdicts
 from fermion.platform import Input, Tenancy
 from fermion.profiles import ProfileStore
 from fermion.queue import INBOX_PARTITIONS, Inbox, InboxItem, PartitionLeases
@@ -58,6 +59,7 @@ class Worker:
         poll_ms: int,
         dedupe_retention_ms: int,
         limits: BatchLimits,
+        verdicts: Verdicts,
         worker_id: str | None = None,
     ) -> None:
         self._engine = engine
@@ -72,6 +74,7 @@ class Worker:
         self._poll_s = poll_ms / 1000
         self._dedupe_retention_ms = dedupe_retention_ms
         self._limits = limits
+        self._verdicts = verdicts
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
         self._leases = PartitionLeases(engine, clock, self.worker_id, lease_ms)
         self._renew_every_ms = max(100, lease_ms // 3)
@@ -90,6 +93,7 @@ class Worker:
             self._next_renew_ms = now + self._renew_every_ms
         if now >= self._next_purge_ms:
             self._inbox.forget_requests_before(now - self._dedupe_retention_ms)
+            self._verdicts.purge(now)
             self._next_purge_ms = now + 3_600_000
         if now >= self._next_alias_ms:
             self._next_alias_ms = now + 1000
@@ -127,6 +131,15 @@ class Worker:
         by_workspace: dict[int, list[Decoded]] = {}
         for entry in decoded:
             by_workspace.setdefault(entry.item.workspace_id, []).append(entry)
+        # Plans before identity: identities a plan blocks must never reach the identity graph.
+        checked = self._verdicts.validate(by_workspace)
+        for entries in by_workspace.values():
+            for index, entry in enumerate(entries):
+                if checked[entry.item.id].blocked:
+                    entries[index] = Decoded(
+                        entry.item, entry.batch, identity_of(entry.item, entry.batch, entry.identity.mpid)
+                    )
+        decoded = [entry for entries in by_workspace.values() for entry in entries]
         plans = [
             self._identity.plan_batches(ws, [d.identity for d in entries], "batch inbox")
             for ws, entries in by_workspace.items()
@@ -134,12 +147,23 @@ class Worker:
         mpids = {key: mpid for plan in plans for key, mpid in plan.mpids.items()}
         prepared = Prepared()
         for entry in decoded:
-            prepare(entry, mpids[entry.item.id], self._input(entry.item.input_id), prepared)
+            verdict = checked[entry.item.id]
+            prepare(
+                entry,
+                mpids[entry.item.id],
+                self._input(entry.item.input_id),
+                prepared,
+                verdict.blocked_events,
+            )
+        for workspace_id, uids in self._verdicts.replaced_events(decoded).items():
+            self._events.delete_events(workspace_id, uids)
         stored = self._events.append(prepared.events)
+        now = self._clock.now_ms()
         with self._engine.begin() as conn:
             for plan in plans:
                 self._identity.save_plan(conn, plan)
-            self._profiles.apply(conn, prepared.profiles, self._clock.now_ms())
+            self._profiles.apply(conn, prepared.profiles, now)
+            self._verdicts.record(conn, decoded, checked, mpids, plans, now)
             self._inbox.ack(conn, prepared.item_ids)
         return stored, parked
 
