@@ -7,7 +7,7 @@ import sys
 import typer
 
 from fermion import __version__
-from fermion.cli import credentials, identity, pipeline, serve, tenancy
+from fermion.cli import credentials, identity, pipeline, serve, tenancy, tls
 from fermion.errors import FermionError
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.add_typer(pipeline.inbox, name="inbox")
 app.add_typer(pipeline.events, name="events")
 app.add_typer(identity.app, name="identity")
 app.add_typer(credentials.app, name="credentials")
+app.add_typer(tls.app, name="tls")
 
 
 @app.command("version")
