@@ -65,7 +65,7 @@ def create_input(
     name: str = typer.Option(..., "--name", help="The input's name."),
     kind: str = typer.Option("platform", "--kind", help="platform or feed."),
     platform: str = typer.Option(
-        "server", "--platform", help="server, web, iOS, Android, … (platform inputs)."
+        "server", "--platform", help="server, web, segment, iOS, Android, … (platform inputs)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the input and its secret as JSON."),
 ) -> None:

@@ -143,3 +143,19 @@ def test_a_resent_alias_still_answers_200(client: TestClient, runtime: Runtime, 
     target = runtime.profiles.find_by_identity(found.workspace_id, "customer_id", "u-9")
     assert target is None  # profiles come from batches; the alias only named the users in IDSync
     assert runtime.identity.holders(found.workspace_id, "customer_id", "u-9") != []
+
+
+def test_a_user_first_seen_with_an_anonymous_id_takes_over_its_history(
+    client: TestClient, runtime: Runtime, worker: Worker, write_key: str
+) -> None:
+    anonymous = {"type": "track", "event": "Browsed", "anonymousId": "anon-7", "messageId": "b-1"}
+    assert (
+        client.post("/v1/batch", json={"batch": [anonymous]}, headers=key_auth(write_key)).status_code == 200
+    )
+    worker.drain()
+    identify = {"type": "identify", "userId": "u-7", "anonymousId": "anon-7", "messageId": "b-2"}
+    assert (
+        client.post("/v1/batch", json={"batch": [identify]}, headers=key_auth(write_key)).status_code == 200
+    )
+    worker.drain()
+    assert events_of(runtime, write_key, "u-7") == ["Browsed"]

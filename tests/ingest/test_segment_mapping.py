@@ -133,3 +133,35 @@ def test_non_uuid_ids_become_stable_uuids() -> None:
     assert page["mp_deviceid"] == as_uuid("ajs-123")
     assert page["events"][0]["data"]["screen_name"] == "PageView"
     assert page["events"][0]["data"]["custom_flags"]["Segment.messageId"] == "ajs-m"
+
+
+def test_mobile_context_fills_device_info_and_campaigns_become_utm_attributes() -> None:
+    idfv = "1b6f2a52-7c3e-4f4e-9a53-3a2f0c1d2e3f"
+    context = {
+        "library": {"name": "analytics-swift"},
+        "os": {"name": "iOS", "version": "17.4"},
+        "device": {
+            "id": idfv,
+            "advertisingId": "00000000-0000-0000-0000-000000000000",
+            "model": "iPhone16,2",
+        },
+        "network": {"carrier": "Telia"},
+        "campaign": {"source": "newsletter", "name": "spring"},
+        "app": {"name": "Shop", "version": "2.1"},
+    }
+    batch = mapped({"type": "track", "event": "Opened", "anonymousId": "a", "context": context})
+    assert batch["source_info"] == {"channel": "native"}
+    assert batch["device_info"] == {
+        "os_version": "17.4",
+        "platform": "iOS",
+        "device_model": "iPhone16,2",
+        "ios_idfv": idfv,
+        "network_carrier": "Telia",
+    }
+    assert batch["application_info"] == {
+        "os": "IOS",
+        "application_name": "Shop",
+        "application_version": "2.1",
+    }
+    attributes = batch["events"][0]["data"]["custom_attributes"]
+    assert attributes == {"utm_source": "newsletter", "utm_campaign": "spring"}

@@ -42,7 +42,36 @@ _NATIVE_LIBRARIES = (
     "analytics-react",
 )
 # Context fields with an mParticle home; everything else is kept as JSON in ``Segment.context``.
-_MAPPED_CONTEXT = {"ip", "userAgent", "locale", "app", "os", "screen", "library", "traits", "page", "channel"}
+_MAPPED_CONTEXT = {
+    "ip",
+    "userAgent",
+    "locale",
+    "app",
+    "os",
+    "screen",
+    "library",
+    "traits",
+    "page",
+    "channel",
+    "device",
+    "network",
+    "campaign",
+    "amp",
+}
+_PLATFORMS = {
+    "ios": ("iOS", "IOS"),
+    "iphone os": ("iOS", "IOS"),
+    "android": ("Android", "Android"),
+    "tvos": ("tvOS", "TVOS"),
+}
+_CAMPAIGN = {
+    "source": "utm_source",
+    "medium": "utm_medium",
+    "name": "utm_campaign",
+    "term": "utm_term",
+    "content": "utm_content",
+}
+_ZERO_ID = "00000000-0000-0000-0000-000000000000"
 
 
 class InvalidMessage(BadRequest):
@@ -143,6 +172,11 @@ def map_message(
         data.setdefault("custom_flags", {})["Segment.event"] = str(message["event"])
     else:
         batch["events"] = [_screen_view(kind, message, properties, context, data)]
+    utm = campaign_attributes(context)
+    for event in batch["events"] if utm else ():
+        attributes = event["data"].setdefault("custom_attributes", {})
+        for key, value in utm.items():
+            attributes.setdefault(key, value)
     if identities:
         batch["user_identities"] = identities
     return Mapped(message_id, batch=batch)
@@ -192,6 +226,7 @@ def _map_context(batch: dict[str, Any], context: dict[str, Any], remote_ip: str 
     for side in ("width", "height"):
         if isinstance(screen, dict) and isinstance(screen.get(side), int):
             device[f"screen_{side}"] = screen[side]
+    _map_device(batch, device, context)
     if device:
         batch["device_info"] = device
     app = context.get("app") if isinstance(context.get("app"), dict) else {}
@@ -201,9 +236,62 @@ def _map_context(batch: dict[str, Any], context: dict[str, Any], remote_ip: str 
             "version": "application_version",
             "build": "application_build_number",
         }
-        batch["application_info"] = {names[k]: str(v) for k, v in app.items() if k in names and v is not None}
+        batch.setdefault("application_info", {}).update(
+            {names[k]: str(v) for k, v in app.items() if k in names and v is not None}
+        )
         if app.get("namespace"):
             batch["application_info"]["package"] = str(app["namespace"])
+
+
+def _map_device(batch: dict[str, Any], device: dict[str, Any], context: dict[str, Any]) -> None:
+    """``context.device``, ``os.name``, ``network`` and ``amp`` into ``device_info``: platform-specific ids by
+    the OS the message names; ids that are all zeros are dropped."""
+    found = context.get("device") if isinstance(context.get("device"), dict) else {}
+    assert isinstance(found, dict)
+    os_name = (
+        str((context.get("os") or {}).get("name", "")).lower() if isinstance(context.get("os"), dict) else ""
+    )
+    platform = _PLATFORMS.get(os_name)
+    if platform is not None:
+        device["platform"] = platform[0]
+        batch.setdefault("application_info", {})["os"] = platform[1]
+    for segment_name, field in (
+        ("manufacturer", "device_manufacturer"),
+        ("model", "device_model"),
+        ("name", "device"),
+        ("token", "push_token"),
+    ):
+        if isinstance(found.get(segment_name), str) and found[segment_name]:
+            device[field] = found[segment_name]
+    ios = platform is not None and platform[0] in ("iOS", "tvOS")
+    android = platform is not None and platform[0] == "Android"
+    advertising = found.get("advertisingId")
+    if isinstance(advertising, str) and advertising and advertising != _ZERO_ID and (ios or android):
+        device["ios_advertising_id" if ios else "android_advertising_id"] = advertising
+    device_id = found.get("id")
+    if isinstance(device_id, str) and device_id:
+        if ios and as_uuid(device_id) == device_id.lower():
+            device["ios_idfv"] = device_id
+        elif android:
+            device["android_uuid"] = device_id
+    if isinstance(found.get("adTrackingEnabled"), bool):
+        device["limit_ad_tracking"] = not found["adTrackingEnabled"]
+    network = context.get("network") if isinstance(context.get("network"), dict) else {}
+    assert isinstance(network, dict)
+    if isinstance(network.get("carrier"), str):
+        device["network_carrier"] = network["carrier"]
+    if isinstance(network.get("bluetooth"), bool):
+        device["bluetooth_enabled"] = network["bluetooth"]
+    amp = context.get("amp") if isinstance(context.get("amp"), dict) else {}
+    if isinstance(amp, dict) and isinstance(amp.get("id"), str):
+        device["amp_id"] = amp["id"]
+
+
+def campaign_attributes(context: dict[str, Any]) -> dict[str, Any]:
+    """``context.campaign`` as ``utm_*`` event attributes (mParticle has no UTM field)."""
+    campaign = context.get("campaign") if isinstance(context.get("campaign"), dict) else {}
+    assert isinstance(campaign, dict)
+    return {_CAMPAIGN[k]: v for k, v in campaign.items() if k in _CAMPAIGN and v is not None}
 
 
 def _map_traits(batch: dict[str, Any], identities: dict[str, str], traits: dict[str, Any]) -> None:
