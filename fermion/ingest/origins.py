@@ -14,7 +14,7 @@ from fermion.errors import Forbidden
 from fermion.platform import Input, Tenancy
 
 _CACHE_SECONDS = 5.0
-CORS_ALLOW_HEADERS = b"content-type, x-mp-key, authorization, date, x-mp-signature"
+CORS_ALLOW_HEADERS = b"content-type, content-encoding, x-mp-key, authorization, date, x-mp-signature"
 
 
 class OriginForbidden(Forbidden):

@@ -159,3 +159,22 @@ def test_a_user_first_seen_with_an_anonymous_id_takes_over_its_history(
     )
     worker.drain()
     assert events_of(runtime, write_key, "u-7") == ["Browsed"]
+
+
+def test_the_tracking_pixel_answers_a_gif_and_stores_the_message(
+    client: TestClient, runtime: Runtime, worker: Worker, write_key: str
+) -> None:
+    message = {
+        "userId": "u-px",
+        "event": "Email Opened",
+        "writeKey": write_key,
+        "properties": {"subject": "Hi"},
+    }
+    data = base64.b64encode(json.dumps(message).encode()).decode()
+    response = client.get(f"/v1/pixel/track?data={data}")
+    assert (response.status_code, response.headers["content-type"]) == (200, "image/gif")
+    flat = client.get(f"/v1/pixel/page?userId=u-px&name=Newsletter&writeKey={write_key}&properties.issue=7")
+    assert flat.status_code == 200
+    assert client.get("/v1/pixel/track?data=not-json").status_code == 200  # Segment answers 200 even then
+    worker.drain()
+    assert events_of(runtime, write_key, "u-px") == ["Email Opened", "Newsletter"]

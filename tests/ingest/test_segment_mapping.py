@@ -31,6 +31,10 @@ def test_semantic_names_match_like_segments_matcher(name: str) -> None:
 
 def test_other_names_are_custom_events_of_type_other() -> None:
     assert (semantic_of("Played Song").kind, semantic_of("Played Song").detail) == ("custom", "other")
+    assert (semantic_of("Video Playback Started").kind, semantic_of("Video Playback Started").detail) == (
+        "custom",
+        "media",
+    )
 
 
 def test_timestamps_are_read_leniently() -> None:
@@ -165,3 +169,15 @@ def test_mobile_context_fills_device_info_and_campaigns_become_utm_attributes() 
     }
     attributes = batch["events"][0]["data"]["custom_attributes"]
     assert attributes == {"utm_source": "newsletter", "utm_campaign": "spring"}
+
+
+def test_consent_preferences_become_gdpr_consent() -> None:
+    context = {"consent": {"categoryPreferences": {"Advertising": False, "Analytics": True}}}
+    message = {"type": "track", "event": "x", "userId": "u", "timestamp": "2024-05-01T12:00:00Z"}
+    batch = mapped({**message, "context": context})
+    assert batch["consent_state"] == {
+        "gdpr": {
+            "advertising": {"consented": False, "timestamp_unixtime_ms": 1_714_564_800_000},
+            "analytics": {"consented": True, "timestamp_unixtime_ms": 1_714_564_800_000},
+        }
+    }

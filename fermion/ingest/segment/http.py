@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import logging
 import re
 from typing import Any
+from urllib.parse import parse_qs
 
 import msgspec
 
@@ -25,6 +27,8 @@ from fermion.identity import IdentityService
 from fermion.ingest.accept import Acceptor
 from fermion.ingest.auth import Authenticator
 from fermion.ingest.http import Receive, Scope, Send, gunzip, read_body
+from fermion.ingest.origins import cors_headers
+from fermion.ingest.pixel import GIF
 from fermion.ingest.segment.mapping import InvalidMessage, Mapped, check, map_message, message_type
 from fermion.ingest.segment.values import as_uuid
 from fermion.metrics import Metrics
@@ -53,6 +57,7 @@ _PATHS = {
     "a": "alias",
 }
 _PATH = re.compile(r"^/v1/([a-z]+)/?$")
+_PIXEL = re.compile(r"^/v1/pixel/(identify|track|page|screen|group|alias)/?$")
 _CODES = {401: "invalid_write_key", 413: "payload_too_large", 429: "rate_limited"}
 _log = logging.getLogger("fermion.ingest.segment")
 _encode = msgspec.json.Encoder().encode
@@ -65,6 +70,8 @@ def segment_route_of(scope: Scope) -> bool:
     ``/v1/identify`` and ``/v1/alias`` are also IDSync paths: a preflight, a request with ``x-mp-key`` or
     with a Basic key *and secret* is IDSync's (Segment's Basic auth has an empty password).
     """
+    if _PIXEL.match(scope["path"]) is not None:
+        return True
     match = _PATH.match(scope["path"])
     if match is None or match.group(1) not in _PATHS:
         return False
@@ -109,6 +116,10 @@ class SegmentApi:
         self._clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        pixel = _PIXEL.match(scope["path"])
+        if pixel is not None:
+            await self._pixel(pixel.group(1), scope, send)
+            return
         headers = dict(scope["headers"])
         status, body, extra = 200, _SUCCESS, []
         if scope["method"] == "OPTIONS":
@@ -145,6 +156,26 @@ class SegmentApi:
             raise InvalidMessage(f"The body is not valid JSON: {exc}", "invalid_json") from None
         if not isinstance(parsed, dict):
             raise InvalidMessage("The body must be a JSON object.", "invalid_json")
+        await self._accept(single, parsed, headers, scope)
+
+    async def _pixel(self, kind: str, scope: Scope, send: Send) -> None:
+        """Segment's Tracking Pixel API: always a 200 with a 1×1 GIF, even on error (as Segment answers)."""
+        try:
+            message = pixel_message(parse_qs(scope.get("query_string", b"").decode("latin-1")))
+            message["type"] = kind
+            await self._accept(kind, message, {}, scope)
+        except ClientError as error:
+            self._metrics.rejections.labels(reason=f"segment_pixel_{error.code}").inc()
+        except Exception:  # edge guard: the pixel answers its GIF whatever happens
+            _log.exception("Segment pixel failed")
+        self._metrics.http_requests.labels(route="segment_pixel", status="200").inc()
+        headers = [(b"content-type", b"image/gif"), (b"content-length", str(len(GIF)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": GIF})
+
+    async def _accept(
+        self, single: str | None, parsed: dict[str, Any], headers: dict[bytes, bytes], scope: Scope
+    ) -> None:
         source = self._input(headers, parsed)
         received = self._clock.now_ms()
         client = scope.get("client")
@@ -274,6 +305,33 @@ class SegmentApi:
             )
 
 
+def pixel_message(query: dict[str, list[str]]) -> dict[str, Any]:
+    """The message of a pixel request: ``data`` as base64 (or plain) JSON, else the flat query keys
+    (``properties.subject=…``) as a nested object."""
+    data = query.get("data", [""])[0]
+    if data:
+        padded = data + "=" * (-len(data) % 4)
+        candidates: list[bytes] = [data.encode()]
+        with contextlib.suppress(binascii.Error, ValueError):
+            candidates.insert(0, base64.urlsafe_b64decode(padded.replace("+", "-").replace("/", "_")))
+        for candidate in candidates:
+            try:
+                found = msgspec.json.decode(candidate)
+            except msgspec.DecodeError:
+                continue
+            if isinstance(found, dict):
+                return found
+        raise InvalidMessage("data is neither base64 JSON nor JSON.", "invalid_json")
+    message: dict[str, Any] = {}
+    for key, values in query.items():
+        *parents, leaf = key.split(".")
+        target = message
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = values[0]
+    return message
+
+
 def _basic_user(header: str) -> str | None:
     """The user name of a Basic header (the write key); a key encoded without its colon is tolerated."""
     scheme, _, encoded = header.strip().partition(" ")
@@ -291,10 +349,7 @@ async def _respond(
 ) -> None:
     response = [
         (b"content-length", str(len(body)).encode()),
-        (b"access-control-allow-origin", headers.get(b"origin", b"*")),
-        (b"access-control-allow-methods", b"POST, OPTIONS"),
-        (b"access-control-allow-headers", b"content-type, authorization, content-encoding"),
-        (b"vary", b"Origin"),
+        *cors_headers(headers.get(b"origin"), preflight=status == 204),
         *extra,
     ]
     if body:

@@ -57,6 +57,7 @@ _MAPPED_CONTEXT = {
     "network",
     "campaign",
     "amp",
+    "consent",
 }
 _PLATFORMS = {
     "ios": ("iOS", "IOS"),
@@ -72,6 +73,12 @@ _CAMPAIGN = {
     "content": "utm_content",
 }
 _ZERO_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def object_at(container: dict[str, Any], key: str) -> dict[str, Any]:
+    """``container[key]`` when it is an object, else an empty one (senders put odd things in places)."""
+    value = container.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 class InvalidMessage(BadRequest):
@@ -100,8 +107,20 @@ def message_type(message: dict[str, Any]) -> str:
     return str(kind)
 
 
+_SCALAR_FIELDS = ("userId", "anonymousId", "messageId", "event", "groupId", "previousId", "name", "category")
+_OBJECT_FIELDS = ("properties", "traits", "context", "integrations")
+
+
 def check(message: dict[str, Any], kind: str) -> None:
-    """Segment's per-message rules: a user or anonymous id (alias: both ids); an event name on track."""
+    """Segment's per-message rules: a user or anonymous id (alias: both ids); an event name on track; ids and
+    names are strings or numbers, ``properties``, ``traits``, ``context`` and ``integrations`` objects."""
+    for field in _SCALAR_FIELDS:
+        value = message.get(field)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, str | int | float)):
+            raise InvalidMessage(f"{field} must be a string.", "invalid_message")
+    for field in _OBJECT_FIELDS:
+        if message.get(field) is not None and not isinstance(message[field], dict):
+            raise InvalidMessage(f"{field} must be an object.", "invalid_message")
     if kind == "alias":
         if not message.get("previousId") or not message.get("userId"):
             raise InvalidMessage("An alias needs previousId and userId.", "missing_previous_id")
@@ -120,8 +139,7 @@ def map_message(
     message_id = str(message.get("messageId") or "")
     if kind == "alias":
         return Mapped(message_id, previous_id=str(message["previousId"]), user_id=str(message["userId"]))
-    context = message.get("context") if isinstance(message.get("context"), dict) else {}
-    assert isinstance(context, dict)
+    context = object_at(message, "context")
     batch: dict[str, Any] = {
         "schema_version": 2,
         "environment": environment,
@@ -156,13 +174,12 @@ def map_message(
     if flags:
         data["custom_flags"] = flags
 
-    properties = message.get("properties") if isinstance(message.get("properties"), dict) else {}
-    assert isinstance(properties, dict)
+    properties = object_at(message, "properties")
     if kind == "identify":
-        traits = {**(context.get("traits") or {}), **(message.get("traits") or {})}
+        traits = {**object_at(context, "traits"), **object_at(message, "traits")}
         _map_traits(batch, identities, traits)
     elif kind == "group":
-        group_traits = message.get("traits") if isinstance(message.get("traits"), dict) else {}
+        group_traits = object_at(message, "traits")
         attributes = {"group.id": str(message["groupId"])}
         attributes.update(flatten(group_traits or {}, lists_as_text=False, prefix="group."))
         batch["user_attributes"] = attributes
@@ -172,6 +189,9 @@ def map_message(
         data.setdefault("custom_flags", {})["Segment.event"] = str(message["event"])
     else:
         batch["events"] = [_screen_view(kind, message, properties, context, data)]
+    consent = _consent(context, data["timestamp_unixtime_ms"])
+    if consent:
+        batch["consent_state"] = {"gdpr": consent}
     utm = campaign_attributes(context)
     for event in batch["events"] if utm else ():
         attributes = event["data"].setdefault("custom_attributes", {})
@@ -184,9 +204,10 @@ def map_message(
 
 def _channel(message: dict[str, Any], context: dict[str, Any]) -> str:
     named = message.get("channel") or context.get("channel")
-    if named in _CHANNELS:
-        return _CHANNELS[str(named)]
-    library = str((context.get("library") or {}).get("name", ""))
+    if isinstance(named, str) and named in _CHANNELS:
+        return _CHANNELS[named]
+    library_info = context.get("library")
+    library = str(library_info.get("name", "")) if isinstance(library_info, dict) else ""
     if library.startswith("analytics.js") or library == "analytics-next":
         return "javascript"
     if library.startswith(_NATIVE_LIBRARIES):
@@ -219,17 +240,17 @@ def _map_context(batch: dict[str, Any], context: dict[str, Any], remote_ip: str 
         device["locale_language"] = language
         if country:
             device["locale_country"] = country
-    os = context.get("os") if isinstance(context.get("os"), dict) else {}
+    os = object_at(context, "os")
     if isinstance(os, dict) and os.get("version"):
         device["os_version"] = str(os["version"])
-    screen = context.get("screen") if isinstance(context.get("screen"), dict) else {}
+    screen = object_at(context, "screen")
     for side in ("width", "height"):
         if isinstance(screen, dict) and isinstance(screen.get(side), int):
             device[f"screen_{side}"] = screen[side]
     _map_device(batch, device, context)
     if device:
         batch["device_info"] = device
-    app = context.get("app") if isinstance(context.get("app"), dict) else {}
+    app = object_at(context, "app")
     if isinstance(app, dict) and app:
         names = {
             "name": "application_name",
@@ -246,11 +267,8 @@ def _map_context(batch: dict[str, Any], context: dict[str, Any], remote_ip: str 
 def _map_device(batch: dict[str, Any], device: dict[str, Any], context: dict[str, Any]) -> None:
     """``context.device``, ``os.name``, ``network`` and ``amp`` into ``device_info``: platform-specific ids by
     the OS the message names; ids that are all zeros are dropped."""
-    found = context.get("device") if isinstance(context.get("device"), dict) else {}
-    assert isinstance(found, dict)
-    os_name = (
-        str((context.get("os") or {}).get("name", "")).lower() if isinstance(context.get("os"), dict) else ""
-    )
+    found = object_at(context, "device")
+    os_name = str(object_at(context, "os").get("name", "")).lower()
     platform = _PLATFORMS.get(os_name)
     if platform is not None:
         device["platform"] = platform[0]
@@ -276,21 +294,32 @@ def _map_device(batch: dict[str, Any], device: dict[str, Any], context: dict[str
             device["android_uuid"] = device_id
     if isinstance(found.get("adTrackingEnabled"), bool):
         device["limit_ad_tracking"] = not found["adTrackingEnabled"]
-    network = context.get("network") if isinstance(context.get("network"), dict) else {}
-    assert isinstance(network, dict)
+    network = object_at(context, "network")
     if isinstance(network.get("carrier"), str):
         device["network_carrier"] = network["carrier"]
     if isinstance(network.get("bluetooth"), bool):
         device["bluetooth_enabled"] = network["bluetooth"]
-    amp = context.get("amp") if isinstance(context.get("amp"), dict) else {}
+    amp = object_at(context, "amp")
     if isinstance(amp, dict) and isinstance(amp.get("id"), str):
         device["amp_id"] = amp["id"]
 
 
+def _consent(context: dict[str, Any], at_ms: int) -> dict[str, dict[str, Any]]:
+    """``context.consent.categoryPreferences`` as GDPR consent, one purpose per category (lower case)."""
+    consent = object_at(context, "consent")
+    preferences = consent.get("categoryPreferences")
+    if not isinstance(preferences, dict):
+        return {}
+    return {
+        str(category).lower(): {"consented": value, "timestamp_unixtime_ms": at_ms}
+        for category, value in preferences.items()
+        if isinstance(value, bool)
+    }
+
+
 def campaign_attributes(context: dict[str, Any]) -> dict[str, Any]:
     """``context.campaign`` as ``utm_*`` event attributes (mParticle has no UTM field)."""
-    campaign = context.get("campaign") if isinstance(context.get("campaign"), dict) else {}
-    assert isinstance(campaign, dict)
+    campaign = object_at(context, "campaign")
     return {_CAMPAIGN[k]: v for k, v in campaign.items() if k in _CAMPAIGN and v is not None}
 
 
@@ -334,7 +363,7 @@ def _screen_view(
     attributes = dict(properties)
     if message.get("category") is not None:
         attributes.setdefault("category", message["category"])
-    page = context.get("page") if isinstance(context.get("page"), dict) else {}
+    page = object_at(context, "page")
     if kind == "page" and isinstance(page, dict):
         for key in ("url", "path", "title", "referrer", "search"):
             if key in page:

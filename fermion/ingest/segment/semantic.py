@@ -106,7 +106,10 @@ class Semantic:
 
 def semantic_of(name: str) -> Semantic:
     """The mParticle target of a track named ``name`` (``custom``/``other`` for names with no meaning)."""
-    target = _LOOKUP.get(_SEPARATORS.sub("", name).lower())
+    normalised = _SEPARATORS.sub("", name).lower()
+    target = _LOOKUP.get(normalised)
+    if target is None and normalised.startswith("video"):
+        target = ("custom", "media")  # Segment's video spec: Video Playback Started, Video Ad Completed, …
     return Semantic(*target) if target else Semantic("custom", "other")
 
 

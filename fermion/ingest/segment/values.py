@@ -41,7 +41,8 @@ def parse_time_ms(value: object) -> int | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
-        return int(value if value > 10_000_000_000 else value * 1000)
+        millis = value if abs(value) > 10_000_000_000 else value * 1000
+        return int(millis) if -(2**62) < millis < 2**62 else None
     if not isinstance(value, str):
         return None
     match = _ISO.match(value)
