@@ -13,7 +13,9 @@ import pytest
 import uvicorn
 
 from fermion.api import create_app
+from fermion.clock import FrozenClock
 from fermion.runtime import Runtime
+from fermion.settings import Settings
 
 
 @contextmanager
@@ -49,3 +51,20 @@ def server_url(runtime: Runtime) -> Iterator[str]:
     """The URL of a plain-HTTP server of the test's runtime."""
     with live_server(runtime) as port:
         yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """A clock stopped at the real time: the clients stamp real times, and the test moves it past the alias
+    delay without waiting."""
+    return FrozenClock(int(time.time() * 1000))
+
+
+@pytest.fixture
+def frozen_runtime(settings: Settings, clock: FrozenClock) -> Iterator[Runtime]:
+    """An opened runtime on the frozen ``clock``."""
+    opened = Runtime.open(settings, clock)
+    try:
+        yield opened
+    finally:
+        opened.close()

@@ -9,9 +9,7 @@ commerce event, page and screen views, and the anonymous user's events aliased i
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,23 +18,13 @@ from segment.analytics import Client as SegmentClient
 
 from fermion.clock import FrozenClock
 from fermion.runtime import Runtime
-from fermion.settings import Settings
 
 CLIENTS = {"segment": SegmentClient, "rudderstack": RudderClient}
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(int(time.time() * 1000))
-
-
-@pytest.fixture
-def runtime(settings: Settings, clock: FrozenClock) -> Iterator[Runtime]:
-    opened = Runtime.open(settings, clock)
-    try:
-        yield opened
-    finally:
-        opened.close()
+def runtime(frozen_runtime: Runtime) -> Runtime:
+    return frozen_runtime
 
 
 @pytest.fixture

@@ -28,7 +28,6 @@ from fermion.cli.tls import make_dev_cert
 from fermion.clock import FrozenClock
 from fermion.platform import Input
 from fermion.runtime import Runtime
-from fermion.settings import Settings
 from tests.compat.conftest import live_server
 from tests.conftest import IN_CI
 
@@ -53,17 +52,8 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(int(time.time() * 1000))
-
-
-@pytest.fixture
-def runtime(settings: Settings, clock: FrozenClock) -> Iterator[Runtime]:
-    opened = Runtime.open(settings, clock)
-    try:
-        yield opened
-    finally:
-        opened.close()
+def runtime(frozen_runtime: Runtime) -> Runtime:
+    return frozen_runtime
 
 
 @pytest.fixture
