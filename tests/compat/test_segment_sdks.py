@@ -8,6 +8,7 @@ commerce event, page and screen views, and the anonymous user's events aliased i
 
 from __future__ import annotations
 
+import importlib
 import json
 import uuid
 from typing import Any
@@ -148,3 +149,28 @@ def test_a_resent_message_is_stored_once(runtime: Runtime, server_url: str, writ
     mpid = runtime.profiles.find_by_identity(workspace.workspace_id, "customer_id", "dup-user")
     assert mpid is not None
     assert [e.event_name for e in runtime.events.events_of(workspace.workspace_id, mpid)] == ["Clicked"]
+
+
+@pytest.mark.parametrize("module_name", ["segment.analytics", "rudderstack.analytics"])
+def test_the_two_lines_of_the_migration_guide(
+    runtime: Runtime, server_url: str, write_key: str, module_name: str
+) -> None:
+    analytics: Any = importlib.import_module(module_name)
+    analytics.write_key = write_key  # line 1
+    if module_name.startswith("segment"):
+        analytics.host = server_url  # line 2
+    else:
+        analytics.dataPlaneUrl = server_url  # line 2 (RudderStack's name for it)
+    try:
+        analytics.track("guide-user", "Guide Followed", {"step": 2})
+        analytics.flush()
+    finally:
+        analytics.shutdown()
+        analytics.default_client = None
+        analytics.write_key = None
+    runtime.new_worker().drain()
+    found = runtime.tenancy.find_input_by_key(write_key)
+    assert found is not None
+    mpid = runtime.profiles.find_by_identity(found.workspace_id, "customer_id", "guide-user")
+    assert mpid is not None
+    assert [e.event_name for e in runtime.events.events_of(found.workspace_id, mpid)] == ["Guide Followed"]
