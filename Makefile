@@ -37,3 +37,11 @@ bench: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) .fermion .mypy_cache .ruff_cache .pytest_cache
+
+# The npm clients of the compatibility tests (Web SDK, Node SDK), from the committed lockfile.
+COMPAT_JS := tests/compat/js
+$(COMPAT_JS)/node_modules/.installed: $(COMPAT_JS)/package.json $(COMPAT_JS)/package-lock.json
+	cd $(COMPAT_JS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+pytest: $(COMPAT_JS)/node_modules/.installed

@@ -15,7 +15,20 @@ from fermion.api.live import live_stream_router
 from fermion.api.operations import operations_router
 from fermion.api.plans import data_planning_router
 from fermion.api.profiles import profile_api_router
-from fermion.ingest import EventsApi, Receive, Scope, Send, route_of
+from fermion.ingest import (
+    EventsApi,
+    OriginPolicy,
+    PixelApi,
+    Receive,
+    Scope,
+    SegmentApi,
+    Send,
+    WebSdkApi,
+    pixel_route_of,
+    route_of,
+    segment_route_of,
+    web_route_of,
+)
 from fermion.queue import Inbox
 from fermion.runtime import Runtime
 
@@ -33,12 +46,39 @@ class FermionApp:
             runtime.metrics,
             runtime.settings.max_request_bytes,
         )
-        self.idsync = IdSyncApi(runtime.identity, runtime.authenticator, runtime.metrics)
+        self.origins = OriginPolicy(runtime.tenancy)
+        self.idsync = IdSyncApi(runtime.identity, runtime.authenticator, runtime.metrics, self.origins)
         self.framework = _framework(runtime)
+        self.segment = SegmentApi(
+            runtime.authenticator,
+            runtime.acceptor,
+            runtime.committer,
+            runtime.identity,
+            runtime.limiter,
+            runtime.metrics,
+            runtime.clock,
+        )
+        self.web_sdk = WebSdkApi(
+            runtime.authenticator,
+            runtime.acceptor,
+            runtime.committer,
+            self.origins,
+            runtime.metrics,
+            runtime.settings.max_request_bytes,
+        )
+        self.pixel = PixelApi(
+            runtime.authenticator, runtime.acceptor, runtime.committer, self.origins, runtime.metrics
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and route_of(scope["path"]) is not None:
             await self.events_api(scope, receive, send)
+        elif scope["type"] == "http" and web_route_of(scope["path"]):
+            await self.web_sdk(scope, receive, send)
+        elif scope["type"] == "http" and pixel_route_of(scope["path"]):
+            await self.pixel(scope, receive, send)
+        elif scope["type"] == "http" and segment_route_of(scope):
+            await self.segment(scope, receive, send)
         elif scope["type"] == "http" and is_idsync_path(scope["path"]):
             await self.idsync(scope, receive, send)
         else:

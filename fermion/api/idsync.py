@@ -17,7 +17,7 @@ import msgspec
 
 from fermion.errors import BadRequest, ClientError, Forbidden, NotFound, Unauthorized
 from fermion.identity import IDSYNC_KEY, IdentityService, decision_json
-from fermion.ingest import Authenticator, Receive, Scope, Send, read_body
+from fermion.ingest import Authenticator, OriginForbidden, OriginPolicy, Receive, Scope, Send, read_body
 from fermion.metrics import Metrics
 from fermion.platform import Input
 
@@ -116,10 +116,17 @@ def _error_body(error: ClientError, request_id: str) -> bytes:
 class IdSyncApi:
     """ASGI handler of the IDSync paths."""
 
-    def __init__(self, service: IdentityService, authenticator: Authenticator, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        service: IdentityService,
+        authenticator: Authenticator,
+        metrics: Metrics,
+        origins: OriginPolicy | None = None,
+    ) -> None:
         self._service = service
         self._auth = authenticator
         self._metrics = metrics
+        self._origins = origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
@@ -134,6 +141,10 @@ class IdSyncApi:
             status, payload = await self._dispatch(scope["path"], scope["method"], headers, body, request_id)
         except ClientError as error:
             status, payload = error.status, _error_body(error, request_id)
+            if isinstance(error, OriginForbidden):  # no CORS grant: the page at that origin sees nothing
+                self._metrics.http_requests.labels(route="idsync", status=str(status)).inc()
+                await self._respond(send, status, payload, headers, grant=False)
+                return
         except Exception:  # edge guard: a server fault is a 503 the client may retry
             _log.exception("IDSync request failed")
             status = 503
@@ -141,7 +152,9 @@ class IdSyncApi:
         self._metrics.http_requests.labels(route="idsync", status=str(status)).inc()
         await self._respond(send, status, payload, headers)
 
-    async def _respond(self, send: Send, status: int, payload: bytes, headers: dict[bytes, bytes]) -> None:
+    async def _respond(
+        self, send: Send, status: int, payload: bytes, headers: dict[bytes, bytes], grant: bool = True
+    ) -> None:
         origin = headers.get(b"origin", b"*")
         response_headers = [
             (b"content-length", str(len(payload)).encode()),
@@ -151,6 +164,8 @@ class IdSyncApi:
             (b"access-control-allow-headers", b"content-type, x-mp-key, authorization, date, x-mp-signature"),
             (b"vary", b"Origin"),
         ]
+        if not grant:
+            response_headers = [h for h in response_headers if not h[0].startswith(b"access-control-")]
         if payload:
             response_headers.append((b"content-type", b"application/json"))
         await send({"type": "http.response.start", "status": status, "headers": response_headers})
@@ -170,6 +185,8 @@ class IdSyncApi:
             raise Unauthorized("Unknown API key.")
         if found.platform not in KEY_ONLY_PLATFORMS:
             raise Forbidden("This input needs its secret: send HTTP Basic with the key and secret.")
+        if self._origins is not None:
+            self._origins.check(found, headers.get(b"origin"))
         return found
 
     async def _dispatch(

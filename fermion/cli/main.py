@@ -7,7 +7,7 @@ import sys
 import typer
 
 from fermion import __version__
-from fermion.cli import credentials, identity, pipeline, plans, serve, tenancy
+from fermion.cli import credentials, identity, pipeline, plans, serve, tenancy, tls
 from fermion.errors import FermionError
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.add_typer(credentials.app, name="credentials")
 app.add_typer(plans.plans, name="plans")
 app.add_typer(plans.quarantine, name="quarantine")
 app.command("live")(plans.live)
+app.add_typer(tls.app, name="tls")
 
 
 @app.command("version")

@@ -71,11 +71,28 @@ def _uvicorn(runtime: Runtime, tls_cert: Path | None, tls_key: Path | None) -> u
     return uvicorn.Server(config)
 
 
+def _tls(tls_cert: Path | None, tls_key: Path | None) -> str:
+    """The URL scheme the server answers on; both TLS files or neither."""
+    if (tls_cert is None) != (tls_key is None):
+        raise typer.BadParameter("Give both --tls-cert and --tls-key, or neither.")
+    for path in (tls_cert, tls_key):
+        if path is not None and not path.is_file():
+            raise typer.BadParameter(f"{path} is not a file (make a local pair with `fermion tls dev-cert`).")
+    return "https" if tls_cert else "http"
+
+
+TLS_CERT = typer.Option(None, "--tls-cert", help="PEM certificate (chain): serve HTTPS.")
+TLS_KEY = typer.Option(None, "--tls-key", help="PEM private key of --tls-cert.")
+
+
 def serve(
     host: str = typer.Option(None, help="Bind address (FERMION_HOST)."),
     port: int = typer.Option(None, help="Port (FERMION_PORT)."),
+    tls_cert: Path = TLS_CERT,
+    tls_key: Path = TLS_KEY,
 ) -> None:
     """Run the API and the pipeline worker together (the embedded stores' way)."""
+    scheme = _tls(tls_cert, tls_key)
     settings = _settings(host, port)
     runtime = Runtime.open(settings)
     try:
@@ -84,8 +101,8 @@ def serve(
         supervisor = WorkerSupervisor(settings, runtime.worker_socket)
         supervisor.start()
         try:
-            print(f"Fermion listening on http://{settings.host}:{settings.port}", flush=True)
-            _run_until_stopped(_uvicorn(runtime, None, None))
+            print(f"Fermion listening on {scheme}://{settings.host}:{settings.port}", flush=True)
+            _run_until_stopped(_uvicorn(runtime, tls_cert, tls_key))
         finally:
             supervisor.stop()
     finally:
@@ -95,14 +112,19 @@ def serve(
 def api(
     host: str = typer.Option(None, help="Bind address (FERMION_HOST)."),
     port: int = typer.Option(None, help="Port (FERMION_PORT)."),
+    tls_cert: Path = TLS_CERT,
+    tls_key: Path = TLS_KEY,
 ) -> None:
     """Run only the HTTP API (scale-out on PostgreSQL; start workers with `fermion worker`)."""
+    scheme = _tls(tls_cert, tls_key)
     runtime = Runtime.open(_settings(host, port))
     try:
         runtime.require_scale_out_stores("api")
         _print_credentials(runtime)
-        print(f"Fermion API listening on http://{runtime.settings.host}:{runtime.settings.port}", flush=True)
-        _run_until_stopped(_uvicorn(runtime, None, None))
+        print(
+            f"Fermion API listening on {scheme}://{runtime.settings.host}:{runtime.settings.port}", flush=True
+        )
+        _run_until_stopped(_uvicorn(runtime, tls_cert, tls_key))
     finally:
         runtime.close()
 

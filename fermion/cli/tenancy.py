@@ -65,7 +65,7 @@ def create_input(
     name: str = typer.Option(..., "--name", help="The input's name."),
     kind: str = typer.Option("platform", "--kind", help="platform or feed."),
     platform: str = typer.Option(
-        "server", "--platform", help="server, web, iOS, Android, … (platform inputs)."
+        "server", "--platform", help="server, web, segment, iOS, Android, … (platform inputs)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the input and its secret as JSON."),
 ) -> None:
@@ -119,3 +119,34 @@ def rotate_secret(
     else:
         typer.echo(f"API key: {rotated.input.api_key}")
         typer.echo(f"API secret: {rotated.api_secret}")
+
+
+@inputs.command("origins")
+def input_origins(
+    key: str = typer.Argument(..., help="The web input's API key or id."),
+    allow: list[str] = typer.Option(
+        None,
+        "--allow",
+        help="An origin (https://shop.example) that may use the key; repeat. Replaces the list.",
+    ),
+    any_origin: bool = typer.Option(False, "--any", help="Clear the list: any origin may use the key."),
+    as_json: bool = typer.Option(False, "--json", help="Print the input's origins as JSON."),
+) -> None:
+    """Show or set which browser origins may use a web input's key (none listed: any)."""
+    runtime = _runtime()
+    try:
+        found = runtime.tenancy.find_input_by_key(key)
+        if found is None and key.isdigit():
+            found = runtime.tenancy.get_input(int(key))
+        if found is None:
+            raise typer.BadParameter(f"No input has API key or id {key!r}.")
+        if any_origin or allow:
+            origins = runtime.tenancy.set_allowed_origins(found.id, [] if any_origin else list(allow))
+        else:
+            origins = runtime.tenancy.allowed_origins(found.id)
+    finally:
+        runtime.close()
+    if as_json:
+        emit_json({"input_id": found.id, "api_key": found.api_key, "allowed_origins": list(origins)})
+    else:
+        typer.echo("Allowed origins: " + (", ".join(origins) if origins else "any"))

@@ -109,8 +109,30 @@ class Acceptor:
             events += count
         return Accepted(records, events)
 
+    def converted(self, source: Input, raw: bytes, *, channel: str) -> tuple[InboxRecord, int]:
+        """One batch another wire format was translated into (Segment, the Web SDK), from ``channel``."""
+        return self._record(source, raw, "$", historical=False, now=self._clock.now_ms(), channel=channel)
+
+    def kept_invalid(
+        self, source: Input, raw: bytes, *, channel: str, source_request_id: str | None
+    ) -> InboxRecord:
+        """A batch that cannot be processed, kept as sent for a client that would re-send a 400 forever (the
+        Web SDK): the worker parks it with its error, where ``fermion inbox status`` shows it."""
+        user_key = user_key_of(None, {}, {}, None, raw)
+        return InboxRecord(
+            workspace_id=source.workspace_id,
+            input_id=source.id,
+            partition=partition_of(f"{source.workspace_id}:{user_key}", INBOX_PARTITIONS),
+            user_key=user_key,
+            received_ms=self._clock.now_ms(),
+            channel=channel,
+            historical=False,
+            payload=raw,
+            source_request_id=source_request_id,
+        )
+
     def _record(
-        self, source: Input, raw: bytes, path: str, *, historical: bool, now: int
+        self, source: Input, raw: bytes, path: str, *, historical: bool, now: int, channel: str = CHANNEL_S2S
     ) -> tuple[InboxRecord, int]:
         decoded = decode_batch(raw, path=path, limits=self._limits)
         if b"\\u0000" in raw:
@@ -133,7 +155,7 @@ class Acceptor:
             partition=partition_of(f"{source.workspace_id}:{user_key}", INBOX_PARTITIONS),
             user_key=user_key,
             received_ms=now,
-            channel=CHANNEL_S2S,
+            channel=channel,
             historical=historical,
             payload=payload,
             source_request_id=None if srid is None else str(srid),

@@ -138,16 +138,21 @@ class EventsApi:
         return accepted, used
 
     def _gunzip(self, body: bytes) -> bytes:
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            data = inflater.decompress(body, self._max + 1)
-        except zlib.error as exc:
-            raise BadRequest(f"Content-Encoding is gzip but the body is not valid gzip ({exc}).") from exc
-        if len(data) > self._max or inflater.unconsumed_tail:
-            raise PayloadTooLarge(f"The decompressed request body must be under {self._max} bytes.")
-        if not inflater.eof:
-            raise BadRequest("Content-Encoding is gzip but the body is truncated (no gzip trailer).")
-        return data
+        return gunzip(body, self._max)
+
+
+def gunzip(body: bytes, max_bytes: int) -> bytes:
+    """A gzip request body inflated; BadRequest when it is not gzip, PayloadTooLarge past ``max_bytes``."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, max_bytes + 1)
+    except zlib.error as exc:
+        raise BadRequest(f"Content-Encoding is gzip but the body is not valid gzip ({exc}).") from exc
+    if len(data) > max_bytes or inflater.unconsumed_tail:
+        raise PayloadTooLarge(f"The decompressed request body must be under {max_bytes} bytes.")
+    if not inflater.eof:
+        raise BadRequest("Content-Encoding is gzip but the body is truncated (no gzip trailer).")
+    return data
 
 
 async def read_body(receive: Receive, max_bytes: int) -> bytes:

@@ -62,3 +62,10 @@ token_signing_keys = Table(
     Column("secret", String(128), nullable=False),  # HMAC-SHA256 key of the Bearer tokens, hex
     Column("created_ms", BigInteger, nullable=False),
 )
+
+input_origins = Table(
+    "input_origins",
+    metadata,
+    Column("input_id", Integer, ForeignKey("inputs.id"), primary_key=True),
+    Column("origin", String(300), primary_key=True),  # scheme://host[:port], as browsers send Origin
+)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, func, insert, select, update
+from sqlalchemy import Connection, Engine, Insert, delete, func, insert, select, update
 
 from fermion.clock import Clock
 from fermion.errors import BadRequest, NotFound
 from fermion.ids import hash_secret, new_api_key, new_api_secret
-from fermion.platform.tables import accounts, inputs, orgs, workspaces
+from fermion.platform.tables import accounts, input_origins, inputs, orgs, workspaces
 
 INPUT_KINDS = ("platform", "feed")
 PLATFORMS = (
@@ -25,6 +25,7 @@ PLATFORMS = (
     "FireTV",
     "Xbox",
     "MobileWeb",
+    "segment",
 )
 
 
@@ -73,6 +74,15 @@ def _checked_name(what: str, value: str, limit: int = MAX_NAME_LENGTH) -> str:
         raise BadRequest(f"{what} must not be empty.")
     if len(value) > limit:
         raise BadRequest(f"{what} must be at most {limit} characters; it has {len(value)}.")
+    return value
+
+
+def _checked_origin(origin: str) -> str:
+    """An origin as browsers send it: ``scheme://host[:port]``, lower case, no path."""
+    value = origin.strip().rstrip("/").lower()
+    scheme, sep, host = value.partition("://")
+    if scheme not in ("http", "https") or not sep or not host or "/" in host or len(value) > 300:
+        raise BadRequest(f"An origin is scheme://host[:port], like https://shop.example; not {origin!r}.")
     return value
 
 
@@ -212,6 +222,23 @@ class Tenancy:
                 .values(secret_hash=hash_secret(secret), secret_rotated_ms=self._clock.now_ms())
             )
         return InputCredentials(self.get_input(found.id), secret)
+
+    def allowed_origins(self, input_id: int) -> tuple[str, ...]:
+        """The origins a browser may use the input's key from; empty means any origin."""
+        query = select(input_origins.c.origin).where(input_origins.c.input_id == input_id)
+        with self._engine.connect() as conn:
+            return tuple(sorted(str(o) for (o,) in conn.execute(query)))
+
+    def set_allowed_origins(self, input_id: int, origins: list[str]) -> tuple[str, ...]:
+        """Replace the input's allowed origins (``https://shop.example``, ``http://127.0.0.1:8000``); an empty
+        list allows any origin again."""
+        self.get_input(input_id)
+        cleaned = sorted({_checked_origin(o) for o in origins})
+        with self._engine.begin() as conn:
+            conn.execute(delete(input_origins).where(input_origins.c.input_id == input_id))
+            if cleaned:
+                conn.execute(insert(input_origins), [{"input_id": input_id, "origin": o} for o in cleaned])
+        return tuple(cleaned)
 
     def bootstrap(self) -> InputCredentials | None:
         """On an empty store, create the default org, account, workspace and server input.

@@ -7,45 +7,18 @@ event store and the profile.
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import mparticle
 import pytest
-import uvicorn
 from mparticle.models.user_attribute_change_event import UserAttributeChangeEvent
 from mparticle.rest import ApiException
 
-from fermion.api import create_app
 from fermion.platform import InputCredentials
 from fermion.runtime import Runtime
 
 KNOWN_MPID = 8_123_456_789_012_345_678
 USER_ATTRIBUTES: dict[str, Any] = {"tier": "gold", "age": 42, "vip": True, "score": 9.5, "tags": ["a", "b"]}
-
-
-@pytest.fixture
-def server_url(runtime: Runtime) -> Iterator[str]:
-    """A uvicorn server of the app on a free port of 127.0.0.1, in a background thread."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def events_api(server_url: str, api_key: str = "", api_secret: str = "") -> mparticle.EventsApi:
