@@ -7,6 +7,8 @@ import sys
 import typer
 
 from fermion import __version__
+from fermion.cli import audiences as audiences_cli
+from fermion.cli import calculated as calculated_cli
 from fermion.cli import credentials, identity, pipeline, serve, tenancy
 from fermion.errors import FermionError
 
@@ -25,6 +27,8 @@ app.add_typer(pipeline.inbox, name="inbox")
 app.add_typer(pipeline.events, name="events")
 app.add_typer(identity.app, name="identity")
 app.add_typer(credentials.app, name="credentials")
+app.add_typer(audiences_cli.app, name="audiences")
+app.add_typer(calculated_cli.app, name="calculated")
 
 
 @app.command("version")
