@@ -62,6 +62,12 @@ class Runtime:
         migrate(engine)
         tenancy = Tenancy(engine, clock)
         inbox = Inbox(engine, clock)
+        calculated = Catalog(
+            engine,
+            clock,
+            retention_days=settings.calculated_retention_days,
+            max_active=settings.calculated_max_active,
+        )
         calculated_values = CalculatedValues(engine, clock, retention_days=settings.calculated_retention_days)
         return cls(
             settings=settings,
@@ -88,16 +94,12 @@ class Runtime:
             ),
             committer=GroupCommitter(inbox),
             credentials=ApiCredentials(engine, clock),
-            calculated=Catalog(
-                engine,
-                clock,
-                retention_days=settings.calculated_retention_days,
-                max_active=settings.calculated_max_active,
-            ),
+            calculated=calculated,
             calculated_values=calculated_values,
             audiences=Audiences(
                 engine,
                 clock,
+                calculated,
                 max_per_workspace=settings.audience_max_per_workspace,
                 max_window_days=settings.audience_window_max_days,
             ),

@@ -12,8 +12,15 @@ from typing import Any
 import msgspec
 from sqlalchemy import Engine, and_, delete, func, insert, select, update
 
-from fermion.audiences.criteria import Criterion, parse_criteria, referenced_audiences
+from fermion.audiences.criteria import (
+    AttributeCriterion,
+    Criterion,
+    leaves,
+    parse_criteria,
+    referenced_audiences,
+)
 from fermion.audiences.tables import audience_changes, audience_memberships, audiences
+from fermion.calculated import Catalog
 from fermion.clock import Clock
 from fermion.errors import BadRequest, Conflict, NotFound
 from fermion.store import reading
@@ -22,6 +29,17 @@ _encode = msgspec.json.Encoder(order="sorted").encode
 _decode = msgspec.json.decode
 _DAY_MS = 86_400_000
 NAME_LIMIT = 100
+VALUE_TYPES = {
+    "count": "number",
+    "sum": "number",
+    "min": "number",
+    "max": "number",
+    "average": "number",
+    "unique_values_count": "number",
+    "first_occurrence_timestamp": "date",
+    "last_occurrence_timestamp": "date",
+}
+"""The type of a calculation's values (the others are strings); a string condition may test any of them."""
 
 
 @dataclass(frozen=True)
@@ -87,8 +105,17 @@ class MembershipChange:
 class Audiences:
     """Creates, changes, deletes and reads the audiences of a workspace."""
 
-    def __init__(self, engine: Engine, clock: Clock, *, max_per_workspace: int, max_window_days: int) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        calculated: Catalog,
+        *,
+        max_per_workspace: int,
+        max_window_days: int,
+    ) -> None:
         self._engine = engine
+        self._calculated = calculated
         self._clock = clock
         self._max = max_per_workspace
         self.max_window_ms = max_window_days * _DAY_MS
@@ -96,6 +123,7 @@ class Audiences:
     def validate(self, workspace_id: int, criteria: Any, own_id: int | None = None) -> Criterion:
         """The typed criteria; BadRequest naming the bad part, or a reference that breaks nesting."""
         parsed = parse_criteria(criteria, max_window_ms=self.max_window_ms)
+        self._check_calculated(workspace_id, parsed)
         for referenced in sorted(referenced_audiences(parsed)):
             if referenced == own_id:
                 raise BadRequest(f"criteria: audience {referenced} cannot reference itself")
@@ -113,6 +141,26 @@ class Audiences:
                 "criteria: this audience is referenced by others, so it cannot reference audiences"
             )
         return parsed
+
+    def _check_calculated(self, workspace_id: int, criteria: Criterion) -> None:
+        """Calculated attribute criteria name an attribute of the workspace and test its values' type."""
+        for leaf in leaves(criteria):
+            if not isinstance(leaf, AttributeCriterion) or leaf.source != "calculated_attribute":
+                continue
+            name = leaf.condition.attribute_name
+            found = self._calculated.by_name(workspace_id, name)
+            if found is None:
+                raise BadRequest(
+                    f"criteria: there is no calculated attribute named {name!r} in this workspace"
+                )
+            definition = found.active_definition or found.draft_definition
+            kind = self._calculated.validate(definition).calculation_type
+            produces = VALUE_TYPES.get(kind, "string")
+            if leaf.condition.type not in ("string", produces):
+                raise BadRequest(
+                    f"criteria: calculated attribute {name!r} ({kind}) has {produces} values; "
+                    f"a {leaf.condition.type} condition cannot test it"
+                )
 
     def create(
         self, workspace_id: int, name: Any, criteria: Any, external_name: Any = None, by: str = "api"

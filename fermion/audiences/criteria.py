@@ -159,14 +159,14 @@ def _parse(document: Any, where: str, depth: int, max_window_ms: int) -> Criteri
 
 
 def _event(document: dict[str, Any], where: str, max_window_ms: int) -> EventCriterion:
-    name = document.get("event_name")
+    name = document.get("event_name", "")  # may be empty for a commerce action or any screen view
     event_type = document.get("event_type", "custom_event")
     if event_type not in EVENT_TYPES:
         raise BadRequest(
             f"{where}.event_type: unknown event type {event_type!r}; use {', '.join(EVENT_TYPES)}"
         )
-    if not isinstance(name, str) or (not name and event_type != "screen_view"):
-        raise BadRequest(f"{where}.event_name: required")
+    if not isinstance(name, str) or (not name and event_type == "custom_event"):
+        raise BadRequest(f"{where}.event_name: required for custom events")
     custom_type = document.get("custom_event_type")
     if custom_type is not None and not isinstance(custom_type, str):
         raise BadRequest(f"{where}.custom_event_type: must be a string")

@@ -41,6 +41,9 @@ _decode = msgspec.json.decode
 _log = logging.getLogger("fermion.audiences")
 _CHUNK = 500
 _PAGE = 5000
+FRESHNESS_EVERY_MS = 1000
+"""Freshness is written at most this often per workspace and process: every batch would make concurrent
+workers queue on the audience rows."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ class AudienceEvaluator:
         self._calculated = calculated
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._parsed: dict[tuple[int, int], Compiled] = {}
+        self._fresh_at: dict[int, int] = {}
 
     def compiled(self, conn: Connection, workspace_id: int | None = None) -> list[Compiled]:
         """The audiences (of one workspace, or all): first those without audience criteria."""
@@ -180,7 +184,10 @@ class AudienceEvaluator:
                 values,
                 replace,
             )
-        if ready and accepted_ms is not None:
+        last = self._fresh_at.get(workspace_id)
+        due = last is None or not last <= now_ms < last + FRESHNESS_EVERY_MS
+        if ready and accepted_ms is not None and due:
+            self._fresh_at[workspace_id] = now_ms
             conn.execute(
                 update(audiences)
                 .where(audiences.c.workspace_id == workspace_id, audiences.c.backfill == "done")

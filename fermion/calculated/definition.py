@@ -86,7 +86,7 @@ def parse_definition(document: Any, *, retention_days: int, earliest_ms: int = 0
     if not isinstance(event_name, str) or not event_name:
         if event_type == "custom_event":
             raise BadRequest("Invalid data point custom event name")
-        event_name = "" if event_type == "screen_view" else None
+        event_name = ""  # any commerce event of the action, or any screen view
     custom_type = point.get("custom_event_type")
     if custom_type is not None and (not isinstance(custom_type, str) or event_type == "screen_view"):
         raise BadRequest("Invalid data point custom event type")

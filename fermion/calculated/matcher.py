@@ -115,21 +115,30 @@ class EventMatcher:
 
 
 class MatcherIndex:
-    """Matchers by lower-cased event name, so each event is tested only against matchers of its name."""
+    """Matchers by lower-cased event name, so each event is tested only against matchers of its name.
+
+    A matcher without a name (a commerce action, any screen view) is tested against every event.
+    """
 
     def __init__(self) -> None:
         self._by_name: dict[str, list[tuple[EventMatcher, Any]]] = {}
+        self._any: list[tuple[EventMatcher, Any]] = []
 
     def add(self, matcher: EventMatcher, target: Any) -> None:
         """Register ``target`` to receive the events ``matcher`` selects."""
-        self._by_name.setdefault(matcher.event_name.lower(), []).append((matcher, target))
+        if matcher.event_name:
+            self._by_name.setdefault(matcher.event_name.lower(), []).append((matcher, target))
+        else:
+            self._any.append((matcher, target))
 
     def __bool__(self) -> bool:
-        return bool(self._by_name)
+        return bool(self._by_name or self._any)
 
     def matching(self, view: EventView) -> list[Any]:
         """The targets whose matcher selects this event."""
         candidates = self._by_name.get(view.event.event_name.lower())
+        if self._any:
+            candidates = [*(candidates or ()), *self._any]
         if not candidates:
             return []
         return [target for matcher, target in candidates if matcher.matches(view)]

@@ -33,6 +33,7 @@ _decode = msgspec.json.decode
 _log = logging.getLogger("fermion.calculated")
 _CHUNK = 500
 _PAGE = 5000
+FRESHNESS_EVERY_MS = 1000  # per workspace and process: concurrent workers would queue on the attribute rows
 
 AfterBackfill = Callable[[Connection, int, set[int]], None]
 """Called inside the backfill's transaction with the workspace and the users whose values it rewrote."""
@@ -98,6 +99,7 @@ class CalculatedValues:
         self._retention_days = retention_days
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._parsed: dict[tuple[int, int], Definition] = {}
+        self._fresh_at: dict[int, int] = {}
 
     def active(self, conn: Connection, workspace_id: int | None = None) -> list[ActiveAttribute]:
         """The active attributes (of one workspace, or all), whatever their calculation state."""
@@ -154,7 +156,13 @@ class CalculatedValues:
                     per_user.setdefault(attribute.id, []).extend(observations(attribute.definition, view))
         rows = self._load(conn, workspace_id, mpids)
         result = self._write(conn, workspace_id, attributes, rows, observed, now_ms, only_changed=True)
-        if ready and accepted_ms is not None:
+        last = self._fresh_at.get(workspace_id)
+        if (
+            ready
+            and accepted_ms is not None
+            and (last is None or not last <= now_ms < last + FRESHNESS_EVERY_MS)
+        ):
+            self._fresh_at[workspace_id] = now_ms
             t = calculated_attributes
             conn.execute(
                 update(t)
@@ -311,7 +319,8 @@ class CalculatedValues:
         with self._engine.begin() as conn:
             conn.execute(update(t).where(mine).values(calculation="running", calculation_total=total))
         definition = attribute.definition
-        name = definition.matcher.event_name.lower()
+        index = MatcherIndex()
+        index.add(definition.matcher, attribute)
         observed: dict[int, dict[int, list[tuple[int, Any]]]] = {}
         after_seq, scanned = 0, 0
         while True:
@@ -319,10 +328,8 @@ class CalculatedValues:
             if not page:
                 break
             for event in page:
-                if event.event_name.lower() != name:
-                    continue
                 view = EventView(event)
-                if definition.matcher.matches(view):
+                if index.matching(view):
                     per_user = observed.setdefault(event.mpid, {})
                     per_user.setdefault(attribute.id, []).extend(observations(definition, view))
             after_seq, scanned = page[-1].seq, scanned + len(page)

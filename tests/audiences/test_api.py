@@ -171,3 +171,37 @@ def test_the_openapi_document_lists_the_routes(client: TestClient) -> None:
     assert "/platform/v1/workspace/{workspace_id}/audiences/{audience_id}/members" in paths
     assert "/platform/v2/workspaces/{workspace_id}/calculatedattributes/{attribute_id}/activation" in paths
     assert "/v2/calculatedattributes" in paths
+
+
+def test_calculated_attribute_criteria_name_an_attribute_of_the_right_type(
+    client: TestClient, runtime: Runtime, workspace: Workspace, bearer: dict[str, str]
+) -> None:
+    definition = {
+        "datapoint": {"event_name": "View", "attribute_name": "page"},
+        "calculation_type": "most_frequent",
+        "time_period": {"type": "since", "date": "2026-01-01"},
+    }
+    runtime.calculated.create(workspace.id, "top page", None, definition)
+
+    def criteria(name: str, kind: str, operator: str, value: Any) -> dict[str, Any]:
+        condition = {"type": kind, "operator": operator, "value": value}
+        return {
+            "name": "a",
+            "criteria": {"type": "calculated_attribute", "name": name, "condition": condition},
+        }
+
+    unknown = client.post(_url(workspace), json=criteria("nope", "string", "equals", "x"), headers=bearer)
+    assert unknown.status_code == 400
+    assert unknown.json()["errors"][0]["message"] == (
+        "criteria: there is no calculated attribute named 'nope' in this workspace"
+    )
+    wrong = client.post(
+        _url(workspace), json=criteria("top page", "number", "greater_than", 3), headers=bearer
+    )
+    assert wrong.status_code == 400
+    assert wrong.json()["errors"][0]["message"] == (
+        "criteria: calculated attribute 'top page' (most_frequent) has string values; "
+        "a number condition cannot test it"
+    )
+    fine = client.post(_url(workspace), json=criteria("top page", "string", "equals", "home"), headers=bearer)
+    assert fine.status_code == 201, fine.text

@@ -177,3 +177,64 @@ def test_every_calculation_and_date_range(
     process(runtime)
     values = runtime.calculated_values.values_of(workspace.id, mpid)
     assert {k: values.get(f"{k} within") for k in ATTRIBUTE} == dict.fromkeys(ATTRIBUTE)
+
+
+def _purchase(action: str, total: float, products: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "event_type": "commerce_event",
+        "data": {"product_action": {"action": action, "total_amount": total, "products": products}},
+    }
+
+
+def test_commerce_products_and_quantities(
+    client: TestClient, runtime: Runtime, workspace: Workspace, auth: dict[str, str]
+) -> None:
+    def commerce(
+        kind: str, attribute: str | None, category: str = "product_attribute", **point: Any
+    ) -> dict[str, Any]:
+        datapoint = {
+            "event_type": "commerce_event",
+            "custom_event_type": "purchase",
+            "attribute_category": category,
+        }
+        if attribute:
+            datapoint["attribute_name"] = attribute
+        return {"datapoint": {**datapoint, **point}, "calculation_type": kind, "time_period": SINCE}
+
+    definitions = {
+        "spend": commerce("sum", "price", use_product_quantity=True),
+        "average price": commerce("average", "price", use_product_quantity=True),
+        "top brand": commerce("most_frequent", "brand", use_product_quantity=True),
+        "first brand": commerce("first_occurrence", "brand"),
+        "last brand": commerce("last_occurrence", "brand"),
+        "purchases": commerce("count", None),
+        "order totals": commerce("sum", "total_amount", "event_attribute"),
+    }
+    for name, definition in definitions.items():
+        runtime.calculated.activate(
+            workspace.id, runtime.calculated.create(workspace.id, name, None, definition).id
+        )
+    buyers = {"type": "event", "event_type": "commerce_event", "custom_event_type": "purchase",
+              "frequency": {"operator": "greater_or_equal", "value": 2}}  # fmt: skip
+    audience = runtime.audiences.create(workspace.id, "repeat buyers", buyers)
+    process(runtime)
+    events = [
+        _purchase("purchase", 25, [{"id": "1", "price": 10, "quantity": 2, "brand": "x"},
+                                   {"id": "2", "price": 5, "quantity": 1, "brand": "y"}]),
+        _purchase("purchase", 20, [{"id": "3", "price": 20, "quantity": 1, "brand": "y"}]),
+        _purchase("add_to_cart", 100, [{"id": "4", "price": 100, "quantity": 1, "brand": "z"}]),
+    ]  # fmt: skip
+    send(client, auth, make_batch(events, user_identities={"customer_id": "shopper"}))
+    process(runtime)
+
+    mpid = mpid_of(runtime, workspace, "shopper")
+    assert runtime.calculated_values.values_of(workspace.id, mpid) == {
+        "spend": "45",  # 10 × 2 + 5 + 20
+        "average price": "11.25",  # 45 over 4 items
+        "top brand": "x",  # x twice (quantity 2), y twice: the tie goes to x
+        "first brand": "x",
+        "last brand": "y",
+        "purchases": "2",
+        "order totals": "45",
+    }
+    assert [m.mpid for m in runtime.audiences.members(workspace.id, audience.id)] == [mpid]
