@@ -106,7 +106,8 @@ class AudienceEvaluator:
         self._clock = clock
         self._profiles = profiles
         self._calculated = calculated
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._postgres = engine.dialect.name == "postgresql"
+        self._insert = postgresql.insert if self._postgres else sqlite.insert
         self._parsed: dict[tuple[int, int], Compiled] = {}
         self._fresh_at: dict[int, int] = {}
 
@@ -224,13 +225,13 @@ class AudienceEvaluator:
         replace: dict[str, dict[int, list[int]]] | None,
     ) -> int:
         s = audience_state
+        query = select(s.c.mpid, s.c.matches, s.c.next_check_ms).where(
+            and_(s.c.workspace_id == workspace_id, s.c.mpid.in_(mpids))
+        )
+        if self._postgres:  # a worker's batch and another's expiry sweep take a user in turn
+            query = query.order_by(s.c.mpid).with_for_update()
         stored: dict[int, tuple[dict[str, list[int]], Any]] = {
-            int(mpid): (_decode(matches), check)
-            for mpid, matches, check in conn.execute(
-                select(s.c.mpid, s.c.matches, s.c.next_check_ms).where(
-                    and_(s.c.workspace_id == workspace_id, s.c.mpid.in_(mpids))
-                )
-            )
+            int(mpid): (_decode(matches), check) for mpid, matches, check in conn.execute(query)
         }
         profiles = self._profiles.read_many(conn, workspace_id, mpids)
         if values is None or any(m not in values for m in mpids):

@@ -23,11 +23,12 @@ _decode = msgspec.json.decode
 class EventView:
     """A stored event with its body decoded on first need."""
 
-    __slots__ = ("_data", "event")
+    __slots__ = ("_attributes", "_data", "event")
 
     def __init__(self, event: StoredEvent) -> None:
         self.event = event
         self._data: dict[str, Any] | None = None
+        self._attributes: dict[str, Any] | None = None
 
     @property
     def data(self) -> dict[str, Any]:
@@ -42,6 +43,8 @@ class EventView:
 
     def attributes(self) -> dict[str, Any]:
         """The event's custom attributes (for commerce events, the transaction fields too)."""
+        if self._attributes is not None:
+            return self._attributes
         data = self.data
         found = dict(data.get("custom_attributes") or {})
         action = data.get("product_action")
@@ -49,6 +52,7 @@ class EventView:
             for key, value in action.items():
                 if key != "products" and not isinstance(value, dict | list):
                     found.setdefault(key, value)
+        self._attributes = found
         return found
 
     def custom_event_type(self) -> str | None:

@@ -97,7 +97,8 @@ class CalculatedValues:
         self._engine = engine
         self._clock = clock
         self._retention_days = retention_days
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._postgres = engine.dialect.name == "postgresql"
+        self._insert = postgresql.insert if self._postgres else sqlite.insert
         self._parsed: dict[tuple[int, int], Definition] = {}
         self._fresh_at: dict[int, int] = {}
 
@@ -200,6 +201,8 @@ class CalculatedValues:
             query = select(t.c.mpid, t.c.state, t.c.next_expiry_ms).where(
                 and_(t.c.workspace_id == workspace_id, t.c.mpid.in_(chunk))
             )
+            if self._postgres:  # a worker's batch and another's expiry sweep take a user in turn
+                query = query.order_by(t.c.mpid).with_for_update()
             for mpid, state, expiry in conn.execute(query):
                 found[int(mpid)] = {"state": _decode(state), "expiry": expiry}
         for mpid in ordered:
