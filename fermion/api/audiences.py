@@ -74,6 +74,7 @@ class AudienceBody(BaseModel):
     id: int
     name: str
     external_name: str
+    tags: list[str]
     size: int
     created_by: str
     created_on: str
@@ -96,6 +97,7 @@ class AudienceRequest(BaseModel):
 
     name: Any = Field(None, description="At most 100 characters.")
     external_name: Any = Field(None, description="Forwarded to outputs; defaults to the name.")
+    tags: Any = Field(None, description="Strings of at most 18 characters.")
     criteria: Any = Field(None, description="The criteria document (docs/audiences.md).")
 
 
@@ -133,6 +135,7 @@ def audience_body(audience: Audience, workspace: WorkspaceRef, waiting_ms: int) 
         id=audience.id,
         name=audience.name,
         external_name=audience.external_name,
+        tags=audience.tags,
         size=audience.size,
         created_by=audience.created_by,
         created_on=iso_ms(audience.created_ms),
@@ -200,7 +203,9 @@ def audiences_router(runtime: Runtime) -> APIRouter:
         request: AudienceRequest = Body(..., examples=[_EXAMPLE]), ws: WorkspaceRef = Depends(workspace)
     ) -> AudienceBody:
         """Create a real-time audience; it is backfilled from the event store, then kept up to date."""
-        created = runtime.audiences.create(ws.id, request.name, request.criteria, request.external_name)
+        created = runtime.audiences.create(
+            ws.id, request.name, request.criteria, request.external_name, tags=request.tags
+        )
         return audience_body(created, ws, waiting())
 
     @router.get("/audiences/{audience_id}", response_model=AudienceBody, responses=responses)
@@ -212,13 +217,14 @@ def audiences_router(runtime: Runtime) -> APIRouter:
     def change_audience(
         audience_id: int, request: AudienceRequest = Body(...), ws: WorkspaceRef = Depends(workspace)
     ) -> AudienceBody:
-        """Rename it, or replace its criteria (re-evaluated from the event store, swapped in atomically)."""
+        """Rename or retag it, or replace its criteria (backfilled, then swapped in atomically)."""
         changed = runtime.audiences.change(
             ws.id,
             audience_id,
             name=request.name,
             external_name=request.external_name,
             criteria=request.criteria,
+            tags=request.tags,
         )
         return audience_body(changed, ws, waiting())
 

@@ -29,6 +29,7 @@ _encode = msgspec.json.Encoder(order="sorted").encode
 _decode = msgspec.json.decode
 _DAY_MS = 86_400_000
 NAME_LIMIT = 100
+TAG_LIMIT = 18
 VALUE_TYPES = {
     "count": "number",
     "sum": "number",
@@ -50,6 +51,7 @@ class Audience:
     workspace_id: int
     name: str
     external_name: str
+    tags: list[str]
     definition: dict[str, Any]
     status: str
     revision: int
@@ -163,10 +165,17 @@ class Audiences:
                 )
 
     def create(
-        self, workspace_id: int, name: Any, criteria: Any, external_name: Any = None, by: str = "api"
+        self,
+        workspace_id: int,
+        name: Any,
+        criteria: Any,
+        external_name: Any = None,
+        by: str = "api",
+        tags: Any = None,
     ) -> Audience:
         """A new active audience, queued for backfill."""
         name, external = _names(name, external_name)
+        checked_tags = _tags(tags)
         self.validate(workspace_id, criteria)
         now = self._clock.now_ms()
         with self._engine.begin() as conn:
@@ -180,6 +189,7 @@ class Audiences:
                     workspace_id=workspace_id,
                     name=name,
                     external_name=external,
+                    tags=_encode(checked_tags).decode(),
                     definition=_encode(criteria).decode(),
                     status="active",
                     revision=1,
@@ -204,8 +214,9 @@ class Audiences:
         external_name: Any = None,
         criteria: Any = None,
         by: str = "api",
+        tags: Any = None,
     ) -> Audience:
-        """Rename it or replace its criteria; new criteria are backfilled and swapped in atomically."""
+        """Rename or retag it, or replace its criteria (backfilled, then swapped in atomically)."""
         current = self.get(workspace_id, audience_id)
         new_name, external = _names(
             current.name if name is None else name,
@@ -217,6 +228,8 @@ class Audiences:
             "modified_ms": self._clock.now_ms(),
             "modified_by": by,
         }
+        if tags is not None:
+            values["tags"] = _encode(_tags(tags)).decode()
         if criteria is not None:
             self.validate(workspace_id, criteria, own_id=audience_id)
             values.update(
@@ -288,6 +301,7 @@ class Audiences:
         for row in rows:
             values = dict(row)
             values["definition"] = _decode(values["definition"])
+            values["tags"] = _decode(values["tags"])
             key = values["id"]
             result.append(
                 Audience(
@@ -366,6 +380,17 @@ class Audiences:
 
 def _is(workspace_id: int, audience_id: int) -> Any:
     return (audiences.c.workspace_id == workspace_id) & (audiences.c.id == audience_id)
+
+
+def _tags(tags: Any) -> list[str]:
+    if tags is None:
+        return []
+    if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
+        raise BadRequest("tags: a list of non-empty strings")
+    for index, tag in enumerate(tags):
+        if len(tag) > TAG_LIMIT:
+            raise BadRequest(f"tags[{index}]: at most {TAG_LIMIT} characters")
+    return list(dict.fromkeys(tags))
 
 
 def _names(name: Any, external_name: Any) -> tuple[str, str]:

@@ -13,6 +13,7 @@ audiences = Table(
     Column("workspace_id", Integer, nullable=False, index=True),
     Column("name", String(100), nullable=False),
     Column("external_name", String(100), nullable=False),
+    Column("tags", Text, nullable=False),  # JSON list of strings
     Column("definition", Text, nullable=False),  # JSON criteria
     Column("status", String(16), nullable=False),  # active
     Column("revision", Integer, nullable=False),  # bumped at each definition change

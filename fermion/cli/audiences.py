@@ -39,6 +39,7 @@ def audience_view(audience: Audience, waiting_ms: int) -> dict[str, Any]:
         "id": audience.id,
         "name": audience.name,
         "external_name": audience.external_name,
+        "tags": audience.tags,
         "size": audience.size,
         "added_last_24_hours": audience.added_last_24_hours,
         "dropped_last_24_hours": audience.dropped_last_24_hours,
@@ -66,7 +67,12 @@ def create(
     runtime = Runtime.open(Settings())
     try:
         created = runtime.audiences.create(
-            workspace, document.get("name"), document.get("criteria"), document.get("external_name"), by="cli"
+            workspace,
+            document.get("name"),
+            document.get("criteria"),
+            document.get("external_name"),
+            by="cli",
+            tags=document.get("tags"),
         )
         view = audience_view(created, runtime.inbox.status().lag_ms)
     finally:

@@ -30,6 +30,7 @@ def _url(workspace: Workspace) -> str:
     [
         ({"criteria": VIEW}, "name: an audience name is required"),
         ({"name": "x" * 101, "criteria": VIEW}, "name: at most 100 characters"),
+        ({"name": "a", "tags": ["ok", "t" * 19], "criteria": VIEW}, "tags[1]: at most 18 characters"),
         (
             {"name": "a", "criteria": {"type": "group", "operator": "nand", "criteria": [VIEW]}},
             "criteria.operator: unknown operator 'nand'; use and, or, exclude",
@@ -138,8 +139,10 @@ def test_nesting_is_one_level_and_references_block_deletion(
 def test_fields_and_a_criteria_change(
     client: TestClient, runtime: Runtime, workspace: Workspace, bearer: dict[str, str]
 ) -> None:
-    created = client.post(_url(workspace), json={"name": "Viewers", "criteria": VIEW}, headers=bearer).json()
+    body = {"name": "Viewers", "criteria": VIEW, "tags": ["web", "q3"]}
+    created = client.post(_url(workspace), json=body, headers=bearer).json()
     assert created["external_name"] == "Viewers" and created["data_type"] == "audience"
+    assert created["tags"] == ["web", "q3"]
     assert created["workspaces"] == [
         {"name": workspace.name, "id": workspace.id, "data_type": "workspace", "created_on": None}
     ]

@@ -65,6 +65,7 @@ def upgrade() -> None:
         sa.Column("workspace_id", sa.Integer, nullable=False),
         sa.Column("name", sa.String(100), nullable=False),
         sa.Column("external_name", sa.String(100), nullable=False),
+        sa.Column("tags", sa.Text, nullable=False),
         sa.Column("definition", sa.Text, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("revision", sa.Integer, nullable=False),
