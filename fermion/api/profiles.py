@@ -122,11 +122,17 @@ def profile_api_router(runtime: Runtime) -> APIRouter:
     def activation(profile: Profile) -> tuple[dict[str, str], list[AudienceMembership]]:
         """The user's calculated attribute values and audience memberships."""
         values = runtime.calculated_values.values_of(profile.workspace_id, profile.mpid)
+        current = runtime.audiences.memberships_of(profile.workspace_id, profile.mpid)
+        ends = runtime.audience_evaluator.expirations(
+            profile.workspace_id, profile.mpid, [m.audience_id for m in current]
+        )
         memberships = [
             AudienceMembership(
-                audience_id=m.audience_id, audience_name=m.audience_name, expiration_timestamp_ms=None
+                audience_id=m.audience_id,
+                audience_name=m.audience_name,
+                expiration_timestamp_ms=ends.get(m.audience_id),
             )
-            for m in runtime.audiences.memberships_of(profile.workspace_id, profile.mpid)
+            for m in current
         ]
         return values, memberships
 

@@ -364,6 +364,43 @@ class AudienceEvaluator:
                 )
         conn.execute(insert(audience_changes), rows)
 
+    def expirations(self, workspace_id: int, mpid: int, audience_ids: Iterable[int]) -> dict[int, int | None]:
+        """When each of a user's memberships ends if nothing else happens: the first time an event leaving
+        an event criterion's window makes the criteria false; None when no window ends it.
+
+        Only audience event windows are considered (calculated attribute windows and other audiences'
+        memberships are taken as they are now). Computed on request, never on the pipeline's path.
+        """
+        now = self._clock.now_ms()
+        wanted = set(audience_ids)
+        with reading(self._engine) as conn:
+            audiences_now = [c for c in self.compiled(conn, workspace_id) if c.id in wanted]
+            row = conn.execute(
+                select(audience_state.c.matches).where(
+                    audience_state.c.workspace_id == workspace_id, audience_state.c.mpid == mpid
+                )
+            ).scalar()
+            profile = self._profiles.read_many(conn, workspace_id, [mpid]).get(mpid)
+            values = self._calculated.values_for(conn, workspace_id, [mpid])[mpid]
+        matches: dict[str, list[int]] = _decode(row) if row else {}
+        result: dict[int, int | None] = {}
+        for compiled in audiences_now:
+            moments = sorted(
+                {
+                    ts + c.window_ms
+                    for c, key in compiled.keyed
+                    for ts in matches.get(key, ())
+                    if ts + c.window_ms > now
+                }
+            )
+            result[compiled.id] = None
+            for moment in moments[:200]:
+                user = _User(profile, values, matches, set(wanted), moment)
+                if not _holds(compiled.criterion, user):
+                    result[compiled.id] = moment
+                    break
+        return result
+
     def sweep(self, conn: Connection, now_ms: int, limit: int = 2000) -> dict[int, set[int]]:
         """The users whose next window change has come, per workspace (evaluate them next)."""
         s = audience_state

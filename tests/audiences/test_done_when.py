@@ -73,7 +73,8 @@ def test_a_third_view_adds_the_user_and_the_window_removes_them(
     process(runtime)
 
     assert _profile(client, workspace, mpid, bearer)["audience_memberships"] == [
-        {"audience_id": audience_id, "audience_name": "Engaged US", "expiration_timestamp_ms": None}
+        # Without more views, the first two leave the 7-day window at NOW + 7 days and the count drops to 1.
+        {"audience_id": audience_id, "audience_name": "Engaged US", "expiration_timestamp_ms": NOW + 7 * DAY}
     ]
     shown = client.get(f"{base}/{audience_id}", headers=bearer).json()
     assert shown["size"] == 1 and shown["added_last_24_hours"] == 1
