@@ -3,6 +3,7 @@ Seeding API (§2.7, HTTP Basic with an input's key and secret)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
@@ -14,7 +15,6 @@ from fermion.api.oauth import bearer_grant
 from fermion.audiences import calculated_attributes_in
 from fermion.calculated import CalculatedAttribute, SeedRequest, iso_ms, parse_seed_request
 from fermion.errors import BadRequest, Forbidden, NotFound
-from fermion.ingest import Authenticator
 from fermion.platform import TokenGrant
 from fermion.profiles import ProfileStore, stored_user_identity_type
 from fermion.runtime import Runtime
@@ -214,7 +214,7 @@ def calculated_router(runtime: Runtime) -> APIRouter:
             freshness=_freshness(ca, runtime.inbox.status().lag_ms),
         )
 
-    seeding = _seeding(runtime.authenticator, runtime.profiles, runtime)
+    seeding = _seeding(runtime)
 
     @router.post("/v2/calculatedattributes", status_code=202, tags=["calculated attributes seeding"])
     def seed_one(body: Any = Body(...), authorization: str | None = Header(None)) -> Response:
@@ -233,15 +233,16 @@ def calculated_router(runtime: Runtime) -> APIRouter:
     return router
 
 
-def _seeding(authenticator: Authenticator, profiles: ProfileStore, runtime: Runtime) -> Any:
+def _seeding(runtime: Runtime) -> Callable[[str | None, list[Any]], None]:
+    """Authenticate with an input's key and secret, validate every request, then store them all."""
+
     def seed(authorization: str | None, bodies: list[Any]) -> None:
-        source = authenticator.authenticate(authorization)
+        source = runtime.authenticator.authenticate(authorization)
         requests: list[tuple[int, SeedRequest]] = []
         for body in bodies:
             request = parse_seed_request(body)
-            requests.append((_mpid(profiles, source.workspace_id, request), request))
-        for mpid, request in requests:
-            runtime.calculated.seed(source.workspace_id, mpid, request)
+            requests.append((_mpid(runtime.profiles, source.workspace_id, request), request))
+        runtime.calculated.seed(source.workspace_id, requests)
 
     return seed
 

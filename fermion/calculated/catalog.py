@@ -6,11 +6,12 @@ revision and asks the worker to calculate it from the event store (``calculation
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
 from fermion.calculated.definition import Definition, parse_definition
 from fermion.calculated.seeding import SeedRequest
@@ -210,28 +211,32 @@ class Catalog:
         found = self.in_workspace(workspace_id, name)
         return found[0] if found else None
 
-    def seed(self, workspace_id: int, mpid: int, request: SeedRequest) -> None:
-        """Store one user's seeds (a re-sent seed overwrites); an active attribute is calculated again.
+    def seed(self, workspace_id: int, requests: Sequence[tuple[int, SeedRequest]]) -> None:
+        """Store users' seeds, given as (MPID, request); a re-sent seed overwrites, and an active attribute
+        is calculated again.
 
         All or nothing: BadRequest ``<name>: <message>`` when an attribute is unknown, of another
         calculation type, or has a rolling window (which cannot be seeded).
         """
         now = self._clock.now_ms()
-        rows, recalculate = [], set()
-        for item in request.items:
-            found = self.by_name(workspace_id, item.attribute_name)
-            if found is None:
-                raise BadRequest(f"{item.attribute_name}: No matching calculated attribute definition found")
-            definition = self.validate(found.draft_definition or found.active_definition)
-            if definition.calculation_type != item.calculation_type:
-                raise BadRequest(
-                    f"{item.attribute_name}: calculation_type {item.calculation_type} does not match the "
-                    f"definition's {definition.calculation_type}"
-                )
-            if definition.period.kind == "within":
-                raise BadRequest(f"{item.attribute_name}: Rolling windows cannot be seeded")
-            rows.append(
-                {
+        rows: dict[tuple[int, int], dict[str, Any]] = {}
+        recalculate: set[int] = set()
+        for mpid, request in requests:
+            for item in request.items:
+                found = self.by_name(workspace_id, item.attribute_name)
+                if found is None:
+                    raise BadRequest(
+                        f"{item.attribute_name}: No matching calculated attribute definition found"
+                    )
+                definition = self.validate(found.draft_definition or found.active_definition)
+                if definition.calculation_type != item.calculation_type:
+                    raise BadRequest(
+                        f"{item.attribute_name}: calculation_type {item.calculation_type} does not match the "
+                        f"definition's {definition.calculation_type}"
+                    )
+                if definition.period.kind == "within":
+                    raise BadRequest(f"{item.attribute_name}: Rolling windows cannot be seeded")
+                rows[(found.id, mpid)] = {
                     "attribute_id": found.id,
                     "mpid": mpid,
                     "workspace_id": workspace_id,
@@ -239,19 +244,17 @@ class Catalog:
                     "seed": _encode(item.state).decode(),
                     "received_ms": now,
                 }
-            )
-            if found.is_active:
-                recalculate.add(found.id)
-        t = calculated_attributes
+                if found.is_active:
+                    recalculate.add(found.id)
+        if not rows:
+            return
+        t, seeds = calculated_attributes, calculated_seeds
         with self._engine.begin() as conn:
-            for row in rows:
-                conn.execute(
-                    delete(calculated_seeds).where(
-                        calculated_seeds.c.attribute_id == row["attribute_id"],
-                        calculated_seeds.c.mpid == mpid,
-                    )
-                )
-            conn.execute(insert(calculated_seeds), rows)
+            conn.execute(
+                delete(seeds).where(seeds.c.attribute_id == bindparam("a"), seeds.c.mpid == bindparam("m")),
+                [{"a": a, "m": m} for a, m in sorted(rows)],
+            )
+            conn.execute(insert(seeds), [rows[key] for key in sorted(rows)])
             if recalculate:
                 conn.execute(
                     update(t)

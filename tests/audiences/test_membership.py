@@ -71,3 +71,35 @@ def test_a_criteria_change_keeps_the_old_members_until_the_new_ones_replace_them
         ("add", "buyer"),
         ("delete", "viewer"),
     ]
+
+
+def test_a_calculated_attribute_window_passing_removes_the_user(
+    client: TestClient, runtime: Runtime, workspace: Workspace, auth: dict[str, str], clock: FrozenClock
+) -> None:
+    definition = {
+        "datapoint": {"event_name": "View"},
+        "calculation_type": "count",
+        "time_period": {"type": "within", "within": 2, "within_unit": "days"},
+    }
+    runtime.calculated.activate(
+        workspace.id, runtime.calculated.create(workspace.id, "views 2d", None, definition).id
+    )
+    condition = {"type": "number", "operator": "greater_or_equal", "value": 2}
+    audience = runtime.audiences.create(
+        workspace.id, "active", {"type": "calculated_attribute", "name": "views 2d", "condition": condition}
+    )
+    process(runtime)
+    send(
+        client,
+        auth,
+        make_batch([view("View", NOW - DAY), view("View", NOW)], user_identities={"customer_id": "ca"}),
+    )
+    process(runtime)
+    mpid = mpid_of(runtime, workspace, "ca")
+    assert [m.mpid for m in runtime.audiences.members(workspace.id, audience.id)] == [mpid]
+
+    clock.set(NOW + DAY)  # the view of NOW - 1 day leaves the 2-day window: the count drops to 1
+    process(runtime)
+    assert runtime.calculated_values.values_of(workspace.id, mpid) == {"views 2d": "1"}
+    assert runtime.audiences.members(workspace.id, audience.id) == []
+    assert [c.action for c in runtime.audiences.changes(workspace.id, audience.id)] == ["add", "delete"]

@@ -197,3 +197,62 @@ def test_seeds_are_continued_from(
     assert runtime.calculated_values.values_of(workspace.id, mpid_of(runtime, workspace, "s1")) == {
         "LTV": "1005"
     }
+
+
+def test_bulk_seeding_is_all_or_nothing_and_windows_cannot_be_seeded(
+    client: TestClient,
+    runtime: Runtime,
+    workspace: Workspace,
+    credentials: InputCredentials,
+    bearer: dict[str, str],
+) -> None:
+    base = _base(workspace)
+    client.post(base, json={"name": "LTV", "draft_definition": DEFINITION}, headers=bearer)
+    rolling = {**DEFINITION, "time_period": {"type": "within", "within": 7, "within_unit": "days"}}
+    client.post(base, json={"name": "week", "draft_definition": rolling}, headers=bearer)
+    basic = basic_auth(credentials.input.api_key, credentials.api_secret)
+
+    def seed(name: str, value: Any, mpid: int) -> dict[str, Any]:
+        item = {
+            "attribute_name": name,
+            "calculation_type": "sum",
+            "cutoff_date": "2027-01-01",
+            "seed": {"value": value},
+        }
+        return {"environment": "production", "mpid": mpid, "calculated_attributes": {"workspace": [item]}}
+
+    refused = client.post(
+        "/v2/bulkcalculatedattributes", json=[seed("LTV", 1, 1), seed("LTV", "lots", 2)], headers=basic
+    )
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["message"] == "LTV: Seed value must be numeric"
+    window = client.post("/v2/calculatedattributes", json=seed("week", 1, 1), headers=basic)
+    assert window.json()["errors"][0]["message"] == "week: Rolling windows cannot be seeded"
+    assert (
+        client.post(
+            "/v2/bulkcalculatedattributes", json=[seed("LTV", 1, 1), seed("LTV", 2, 2)], headers=basic
+        ).status_code
+        == 202
+    )
+
+
+def test_a_draft_can_be_replaced_and_discarded(
+    client: TestClient, workspace: Workspace, bearer: dict[str, str]
+) -> None:
+    base = _base(workspace)
+    attribute_id = client.post(
+        base, json={"name": "x", "draft_definition": DEFINITION}, headers=bearer
+    ).json()
+    changed = {**DEFINITION, "calculation_type": "max"}
+    assert (
+        client.put(
+            f"{base}/{attribute_id}", json={"name": "y", "draft_definition": changed}, headers=bearer
+        ).status_code
+        == 204
+    )
+    shown = client.get(f"{base}/{attribute_id}", headers=bearer).json()
+    assert shown["name"] == "y" and shown["draft_definition"]["calculation_type"] == "max"
+    assert client.delete(f"{base}/{attribute_id}/draft", headers=bearer).status_code == 204
+    activation = client.post(f"{base}/{attribute_id}/activation", headers=bearer)
+    assert activation.status_code == 400
+    assert activation.json()["errors"][0]["message"] == "No draft definition was found to activate."
