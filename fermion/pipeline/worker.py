@@ -182,10 +182,13 @@ class Worker:
         def evaluate(conn: Connection, workspace_id: int, mpids: set[int]) -> None:
             audiences.evaluate(conn, workspace_id, mpids, [], now)
 
-        calculated.calculate_pending(self._events, evaluate)
-        audiences.backfill_pending(self._events)
-        with self._engine.begin() as conn:
-            expire_windows(conn, calculated, audiences, now)
+        try:
+            calculated.calculate_pending(self._events, evaluate)
+            audiences.backfill_pending(self._events)
+            with self._engine.begin() as conn:
+                expire_windows(conn, calculated, audiences, now)
+        except Exception:  # worker guard: batches keep flowing; freshness stops advancing, which shows
+            _log.exception("backfill or window expiry failed; retrying at the next sweep")
 
     def _park(self, item: InboxItem, exc: Exception) -> None:
         _log.error("batch parked", extra={"inbox_id": item.id, "error": repr(exc)})
