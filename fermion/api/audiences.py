@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from fermion.api.oauth import bearer_grant
 from fermion.audiences import Audience, Membership, MembershipChange
-from fermion.calculated import iso_ms
+from fermion.calculated import current_lag_ms, iso_ms
 from fermion.errors import Forbidden
 from fermion.platform import TokenGrant
 from fermion.runtime import Runtime
@@ -120,11 +120,14 @@ class ChangeBody(BaseModel):
     delivered_ms: int | None
 
 
-def _freshness(evaluated_ms: int | None, lag_ms: int | None, waiting_ms: int) -> Freshness:
-    if evaluated_ms is None:
-        return Freshness(last_evaluated_on=None, last_evaluated_ms=None, lag_s=None)
-    lag = max(lag_ms or 0, waiting_ms)
-    return Freshness(last_evaluated_on=iso_ms(evaluated_ms), last_evaluated_ms=evaluated_ms, lag_s=lag / 1000)
+def freshness(evaluated_ms: int | None, lag_ms: int | None, waiting_ms: int) -> Freshness:
+    """The freshness of an audience or calculated attribute, given the age of the oldest waiting batch."""
+    lag = current_lag_ms(evaluated_ms, lag_ms, waiting_ms)
+    return Freshness(
+        last_evaluated_on=None if evaluated_ms is None else iso_ms(evaluated_ms),
+        last_evaluated_ms=evaluated_ms,
+        lag_s=None if lag is None else lag / 1000,
+    )
 
 
 def audience_body(audience: Audience, workspace: WorkspaceRef, waiting_ms: int) -> AudienceBody:
@@ -149,7 +152,7 @@ def audience_body(audience: Audience, workspace: WorkspaceRef, waiting_ms: int) 
         connected_outputs=[],
         criteria=criteria,
         backfill=Backfill(status=audience.backfill, percent_complete=audience.backfill_percent),
-        freshness=_freshness(audience.evaluated_ms, audience.lag_ms, waiting_ms),
+        freshness=freshness(audience.evaluated_ms, audience.lag_ms, waiting_ms),
     )
 
 

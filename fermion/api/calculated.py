@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Header, Query, Response
 from pydantic import BaseModel, Field
 
-from fermion.api.audiences import Freshness
+from fermion.api.audiences import Freshness, freshness
 from fermion.api.oauth import bearer_grant
 from fermion.audiences import calculated_attributes_in
 from fermion.calculated import CalculatedAttribute, SeedRequest, iso_ms, parse_seed_request
@@ -72,15 +72,6 @@ class CalculationBody(BaseModel):
     freshness: Freshness
 
 
-def _freshness(ca: CalculatedAttribute, waiting_ms: int) -> Freshness:
-    if ca.evaluated_ms is None:
-        return Freshness(last_evaluated_on=None, last_evaluated_ms=None, lag_s=None)
-    lag = max(ca.lag_ms or 0, waiting_ms)
-    return Freshness(
-        last_evaluated_on=iso_ms(ca.evaluated_ms), last_evaluated_ms=ca.evaluated_ms, lag_s=lag / 1000
-    )
-
-
 def calculated_body(ca: CalculatedAttribute, audience_count: int, waiting_ms: int) -> CalculatedAttributeBody:
     """The API view of a calculated attribute."""
     return CalculatedAttributeBody(
@@ -96,7 +87,7 @@ def calculated_body(ca: CalculatedAttribute, audience_count: int, waiting_ms: in
         audience_count=audience_count,
         activated_on=None if ca.activated_ms is None else iso_ms(ca.activated_ms),
         activated_by=ca.activated_by,
-        freshness=_freshness(ca, waiting_ms),
+        freshness=freshness(ca.evaluated_ms, ca.lag_ms, waiting_ms),
     )
 
 
@@ -211,7 +202,7 @@ def calculated_router(runtime: Runtime) -> APIRouter:
             is_calculated=ca.calculation == "done",
             calculation_percent_complete=ca.percent_complete,
             estimated_completion_time=None,
-            freshness=_freshness(ca, runtime.inbox.status().lag_ms),
+            freshness=freshness(ca.evaluated_ms, ca.lag_ms, runtime.inbox.status().lag_ms),
         )
 
     seeding = _seeding(runtime)

@@ -30,7 +30,7 @@ from fermion.audiences.criteria import (
     referenced_audiences,
 )
 from fermion.audiences.tables import audience_changes, audience_memberships, audience_state, audiences
-from fermion.calculated import CalculatedValues, EventMatcher, EventView, MatcherIndex, holds
+from fermion.calculated import CalculatedValues, EventMatcher, EventView, FreshnessGate, MatcherIndex, holds
 from fermion.clock import Clock
 from fermion.events import EventStore, StoredEvent
 from fermion.profiles import Profile, ProfileStore
@@ -41,9 +41,6 @@ _decode = msgspec.json.decode
 _log = logging.getLogger("fermion.audiences")
 _CHUNK = 500
 _PAGE = 5000
-FRESHNESS_EVERY_MS = 1000
-"""Freshness is written at most this often per workspace and process: every batch would make concurrent
-workers queue on the audience rows."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +106,7 @@ class AudienceEvaluator:
         self._postgres = engine.dialect.name == "postgresql"
         self._insert = postgresql.insert if self._postgres else sqlite.insert
         self._parsed: dict[tuple[int, int], Compiled] = {}
-        self._fresh_at: dict[int, int] = {}
+        self._freshness = FreshnessGate()
 
     def compiled(self, conn: Connection, workspace_id: int | None = None) -> list[Compiled]:
         """The audiences (of one workspace, or all): first those without audience criteria."""
@@ -185,10 +182,7 @@ class AudienceEvaluator:
                 values,
                 replace,
             )
-        last = self._fresh_at.get(workspace_id)
-        due = last is None or not last <= now_ms < last + FRESHNESS_EVERY_MS
-        if ready and accepted_ms is not None and due:
-            self._fresh_at[workspace_id] = now_ms
+        if ready and accepted_ms is not None and self._freshness.due(workspace_id, now_ms):
             conn.execute(
                 update(audiences)
                 .where(audiences.c.workspace_id == workspace_id, audiences.c.backfill == "done")

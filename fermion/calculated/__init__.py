@@ -18,6 +18,7 @@ from fermion.calculated.conditions import (
     parse_condition,
 )
 from fermion.calculated.definition import CALCULATION_TYPES, Definition, parse_definition
+from fermion.calculated.freshness import FreshnessGate, current_lag_ms
 from fermion.calculated.matcher import EventMatcher, EventView, MatcherIndex
 from fermion.calculated.seeding import SeedRequest, parse_seed_request
 from fermion.calculated.values import ActiveAttribute, AfterBackfill, CalculatedValues
@@ -35,8 +36,10 @@ __all__ = [
     "Definition",
     "EventMatcher",
     "EventView",
+    "FreshnessGate",
     "MatcherIndex",
     "SeedRequest",
+    "current_lag_ms",
     "holds",
     "holds_for",
     "iso_ms",

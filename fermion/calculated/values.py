@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from fermion.calculated.aggregate import fold_all, observations, value_of
 from fermion.calculated.definition import Definition, parse_definition
+from fermion.calculated.freshness import FreshnessGate
 from fermion.calculated.matcher import EventView, MatcherIndex
 from fermion.calculated.tables import calculated_attributes, calculated_seeds, calculated_state
 from fermion.clock import Clock
@@ -33,7 +34,6 @@ _decode = msgspec.json.decode
 _log = logging.getLogger("fermion.calculated")
 _CHUNK = 500
 _PAGE = 5000
-FRESHNESS_EVERY_MS = 1000  # per workspace and process: concurrent workers would queue on the attribute rows
 
 AfterBackfill = Callable[[Connection, int, set[int]], None]
 """Called inside the backfill's transaction with the workspace and the users whose values it rewrote."""
@@ -100,7 +100,7 @@ class CalculatedValues:
         self._postgres = engine.dialect.name == "postgresql"
         self._insert = postgresql.insert if self._postgres else sqlite.insert
         self._parsed: dict[tuple[int, int], Definition] = {}
-        self._fresh_at: dict[int, int] = {}
+        self._freshness = FreshnessGate()
 
     def active(self, conn: Connection, workspace_id: int | None = None) -> list[ActiveAttribute]:
         """The active attributes (of one workspace, or all), whatever their calculation state."""
@@ -157,13 +157,7 @@ class CalculatedValues:
                     per_user.setdefault(attribute.id, []).extend(observations(attribute.definition, view))
         rows = self._load(conn, workspace_id, mpids)
         result = self._write(conn, workspace_id, attributes, rows, observed, now_ms, only_changed=True)
-        last = self._fresh_at.get(workspace_id)
-        if (
-            ready
-            and accepted_ms is not None
-            and (last is None or not last <= now_ms < last + FRESHNESS_EVERY_MS)
-        ):
-            self._fresh_at[workspace_id] = now_ms
+        if ready and accepted_ms is not None and self._freshness.due(workspace_id, now_ms):
             t = calculated_attributes
             conn.execute(
                 update(t)

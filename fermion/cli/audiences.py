@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from fermion.audiences import Audience
-from fermion.calculated import iso_ms
+from fermion.calculated import current_lag_ms, iso_ms
 from fermion.cli.output import emit_json, emit_table
 from fermion.errors import BadRequest
 from fermion.runtime import Runtime
@@ -34,7 +34,7 @@ def read_definition(source: str) -> Any:
 
 def audience_view(audience: Audience, waiting_ms: int) -> dict[str, Any]:
     """What the CLI shows of an audience (the API's fields)."""
-    lag = None if audience.evaluated_ms is None else max(audience.lag_ms or 0, waiting_ms) / 1000
+    lag = current_lag_ms(audience.evaluated_ms, audience.lag_ms, waiting_ms)
     return {
         "id": audience.id,
         "name": audience.name,
@@ -47,7 +47,7 @@ def audience_view(audience: Audience, waiting_ms: int) -> dict[str, Any]:
         "backfill": audience.backfill,
         "backfill_percent": audience.backfill_percent,
         "last_evaluated_on": None if audience.evaluated_ms is None else iso_ms(audience.evaluated_ms),
-        "lag_s": lag,
+        "lag_s": None if lag is None else lag / 1000,
         "criteria": audience.definition,
     }
 

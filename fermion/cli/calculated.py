@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from fermion.calculated import CalculatedAttribute, iso_ms
+from fermion.calculated import CalculatedAttribute, current_lag_ms, iso_ms
 from fermion.cli.audiences import read_definition
 from fermion.cli.output import emit_json, emit_table
 from fermion.errors import BadRequest
@@ -23,7 +23,7 @@ AS_JSON = typer.Option(False, "--json", help="Print one JSON document.")
 
 def attribute_view(ca: CalculatedAttribute, waiting_ms: int) -> dict[str, Any]:
     """What the CLI shows of a calculated attribute."""
-    lag = None if ca.evaluated_ms is None else max(ca.lag_ms or 0, waiting_ms) / 1000
+    lag = current_lag_ms(ca.evaluated_ms, ca.lag_ms, waiting_ms)
     return {
         "id": ca.id,
         "name": ca.name,
@@ -32,7 +32,7 @@ def attribute_view(ca: CalculatedAttribute, waiting_ms: int) -> dict[str, Any]:
         "calculation": ca.calculation,
         "calculation_percent_complete": ca.percent_complete,
         "last_evaluated_on": None if ca.evaluated_ms is None else iso_ms(ca.evaluated_ms),
-        "lag_s": lag,
+        "lag_s": None if lag is None else lag / 1000,
         "active_definition": ca.active_definition,
         "draft_definition": ca.draft_definition,
     }
