@@ -11,6 +11,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from fermion.audiences import AudienceEvaluator, Audiences
+from fermion.calculated import CalculatedValues, Catalog
 from fermion.clock import Clock, SystemClock
 from fermion.errors import ConfigurationError
 from fermion.events import EventReads, EventStore, LocalReadClient, open_event_store
@@ -47,6 +49,10 @@ class Runtime:
     plans: PlanCatalog
     verdicts: VerdictLog
     quarantine: Quarantine
+    calculated: Catalog
+    calculated_values: CalculatedValues
+    audiences: Audiences
+    audience_evaluator: AudienceEvaluator
     worker_socket: Path | None = None
     _events: EventStore | None = field(default=None, repr=False)
     _local_reads: LocalReadClient | None = field(default=None, repr=False)
@@ -60,6 +66,13 @@ class Runtime:
         migrate(engine)
         tenancy = Tenancy(engine, clock)
         inbox = Inbox(engine, clock)
+        calculated = Catalog(
+            engine,
+            clock,
+            retention_days=settings.calculated_retention_days,
+            max_active=settings.calculated_max_active,
+        )
+        calculated_values = CalculatedValues(engine, clock, retention_days=settings.calculated_retention_days)
         return cls(
             settings=settings,
             clock=clock,
@@ -88,6 +101,16 @@ class Runtime:
             plans=PlanCatalog(engine, clock),
             verdicts=VerdictLog(engine),
             quarantine=Quarantine(engine),
+            calculated=calculated,
+            calculated_values=calculated_values,
+            audiences=Audiences(
+                engine,
+                clock,
+                calculated,
+                max_per_workspace=settings.audience_max_per_workspace,
+                max_window_days=settings.audience_window_max_days,
+            ),
+            audience_evaluator=AudienceEvaluator(engine, clock, ProfileStore(engine), calculated_values),
         )
 
     @property
@@ -136,6 +159,9 @@ class Runtime:
                 retention_ms=s.verdict_retention_hours * 3_600_000,
             ),
             worker_id=worker_id,
+            calculated=self.calculated_values,
+            audiences=self.audience_evaluator,
+            activation_sweep_ms=s.activation_sweep_ms,
         )
 
     def require_scale_out_stores(self, role: str) -> None:

@@ -83,6 +83,19 @@ class Settings(BaseSettings):
     )
     alias_max_window_days: int = Field(default=90, description="How far back an alias request may reach.")
 
+    audience_max_per_workspace: int = Field(default=500, description="Audiences one workspace may define.")
+    audience_window_max_days: int = Field(
+        default=30, description="Longest time window of an audience event criterion (real-time retention)."
+    )
+    calculated_retention_days: int = Field(
+        default=90, description="Longest 'within the last' window of a calculated attribute."
+    )
+    calculated_max_active: int = Field(default=200, description="Active calculated attributes per workspace.")
+    activation_sweep_ms: int = Field(
+        default=1000,
+        description="How often the worker expires passed windows and runs pending backfills.",
+    )
+
     def resolved_database_url(self) -> str:
         """The state store URL, defaulting to SQLite in the data dir."""
         return self.database_url or f"sqlite:///{(self.data_dir / 'fermion.db').resolve()}"

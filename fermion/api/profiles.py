@@ -51,7 +51,7 @@ class ProfileBody(BaseModel):
     account_userattributes: dict[str, Any] | None = Field(None, description="Always null.")
     user_attributes: dict[str, Any] | None = None
     audience_memberships: list[AudienceMembership] | None = Field(
-        None, description="Empty until audiences exist."
+        None, description="The real-time audiences the user is in now."
     )
     attribution: dict[str, Any] | None = Field(None, description="Always null: the shape is undocumented.")
 
@@ -72,7 +72,12 @@ def _identities(stored: dict[str, str]) -> list[Identity]:
     return [Identity(type=name, encoding="none", value=value) for name, value in named]
 
 
-def _body(profile: Profile, fields: frozenset[str]) -> ProfileBody:
+def _body(
+    profile: Profile,
+    fields: frozenset[str],
+    calculated: dict[str, str] | None = None,
+    memberships: list[AudienceMembership] | None = None,
+) -> ProfileBody:
     parts: dict[str, Any] = {}
     if "device_identities" in fields:
         parts["device_identities"] = _identities(profile.device_identities)
@@ -80,9 +85,10 @@ def _body(profile: Profile, fields: frozenset[str]) -> ProfileBody:
         parts["user_identities"] = _identities(profile.user_identities)
     if "user_attributes" in fields:
         parts["account_userattributes"] = None
-        parts["user_attributes"] = profile.user_attributes
+        # A calculated attribute wins over a user attribute of the same name (spec activation §2.1).
+        parts["user_attributes"] = {**profile.user_attributes, **(calculated or {})}
     if "audience_memberships" in fields:
-        parts["audience_memberships"] = []
+        parts["audience_memberships"] = memberships or []
     if "attribution" in fields:
         parts["attribution"] = None
     return ProfileBody(
@@ -112,6 +118,23 @@ def profile_api_router(runtime: Runtime) -> APIRouter:
         404: {"description": "No such profile"},
         429: {"description": "Over the client's rate limit; see Retry-After"},
     }
+
+    def activation(profile: Profile) -> tuple[dict[str, str], list[AudienceMembership]]:
+        """The user's calculated attribute values and audience memberships."""
+        values = runtime.calculated_values.values_of(profile.workspace_id, profile.mpid)
+        current = runtime.audiences.memberships_of(profile.workspace_id, profile.mpid)
+        ends = runtime.audience_evaluator.expirations(
+            profile.workspace_id, profile.mpid, [m.audience_id for m in current]
+        )
+        memberships = [
+            AudienceMembership(
+                audience_id=m.audience_id,
+                audience_name=m.audience_name,
+                expiration_timestamp_ms=ends.get(m.audience_id),
+            )
+            for m in current
+        ]
+        return values, memberships
 
     def workspace(
         org_id: int,
@@ -152,7 +175,7 @@ def profile_api_router(runtime: Runtime) -> APIRouter:
         )
         if profile is None:
             raise NotFound(f"No profile in workspace {found.id} has {request.identity.type} of that value.")
-        return _body(profile, wanted)
+        return _body(profile, wanted, *activation(profile))
 
     def profile_by_mpid(
         mpid: int = Path(..., ge=INT64_MIN, le=INT64_MAX),
@@ -164,7 +187,7 @@ def profile_api_router(runtime: Runtime) -> APIRouter:
         profile = runtime.profiles.get(found.id, mpid)
         if profile is None:
             raise NotFound(f"No profile with MPID {mpid} in workspace {found.id}.")
-        return _body(profile, wanted)
+        return _body(profile, wanted, *activation(profile))
 
     for method in ("GET", "POST"):
         router.add_api_route(

@@ -7,6 +7,8 @@ import sys
 import typer
 
 from fermion import __version__
+from fermion.cli import audiences as audiences_cli
+from fermion.cli import calculated as calculated_cli
 from fermion.cli import credentials, identity, pipeline, plans, serve, tenancy, tls
 from fermion.errors import FermionError
 
@@ -29,6 +31,8 @@ app.add_typer(plans.plans, name="plans")
 app.add_typer(plans.quarantine, name="quarantine")
 app.command("live")(plans.live)
 app.add_typer(tls.app, name="tls")
+app.add_typer(audiences_cli.app, name="audiences")
+app.add_typer(calculated_cli.app, name="calculated")
 
 
 @app.command("version")

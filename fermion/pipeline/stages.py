@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+from sqlalchemy import Connection
 
+from fermion.audiences import AudienceEvaluator
+from fermion.calculated import CalculatedValues
 from fermion.events import StoredEvent
 from fermion.identity import BatchIdentity, canonical
 from fermion.ids import stable_int64
@@ -129,3 +132,44 @@ def _feed_attribute(batch: Batch, source: Input | None) -> None:
             attributes = dict(data.custom_attributes or {})
             attributes[SOURCE_FEED_ATTRIBUTE] = source.name
             data.custom_attributes = attributes
+
+
+def activate(
+    conn: Connection,
+    calculated: CalculatedValues,
+    audiences: AudienceEvaluator,
+    prepared: Prepared,
+    now_ms: int,
+) -> None:
+    """calculated.update, then audiences.evaluate, for the users a micro-batch touched (per workspace).
+
+    Runs in the micro-batch's state transaction, after the profiles are applied, so memberships see the
+    attributes the same batches set, and a replayed micro-batch counts nothing twice.
+    """
+    touched: dict[int, set[int]] = {}
+    accepted: dict[int, int] = {}
+    for update in prepared.profiles:
+        touched.setdefault(update.workspace_id, set()).add(update.mpid)
+        accepted[update.workspace_id] = min(accepted.get(update.workspace_id, update.seen_ms), update.seen_ms)
+    events: dict[int, list[StoredEvent]] = {}
+    for event in prepared.events:
+        events.setdefault(event.workspace_id, []).append(event)
+    for workspace_id, mpids in touched.items():
+        mine = events.get(workspace_id, [])
+        values = calculated.update(conn, workspace_id, mpids, mine, now_ms, accepted[workspace_id])
+        audiences.evaluate(
+            conn, workspace_id, mpids, mine, now_ms, accepted_ms=accepted[workspace_id], values=values
+        )
+
+
+def expire_windows(
+    conn: Connection, calculated: CalculatedValues, audiences: AudienceEvaluator, now_ms: int
+) -> None:
+    """Re-evaluate the users whose calculated values or audience windows the Clock has moved past."""
+    changed = calculated.sweep(conn, now_ms)
+    due = audiences.sweep(conn, now_ms)
+    for workspace_id in sorted(set(changed) | set(due)):
+        mpids = changed.get(workspace_id, set()) | due.get(workspace_id, set())
+        audiences.evaluate(conn, workspace_id, mpids, [], now_ms)
+    calculated.touch_freshness(conn, now_ms)
+    audiences.touch_freshness(conn, now_ms)

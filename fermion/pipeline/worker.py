@@ -14,13 +14,23 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
+from fermion.audiences import AudienceEvaluator
+from fermion.calculated import CalculatedValues
 from fermion.clock import Clock
 from fermion.events import EventStore
 from fermion.identity import IdentityService
 from fermion.metrics import Metrics
-from fermion.pipeline.stages import Decoded, Prepared, decode_item, identity_of, prepare
+from fermion.pipeline.stages import (
+    Decoded,
+    Prepared,
+    activate,
+    decode_item,
+    expire_windows,
+    identity_of,
+    prepare,
+)
 from fermion.pipeline.verdicts import Verdicts
 from fermion.platform import Input, Tenancy
 from fermion.profiles import ProfileStore
@@ -61,6 +71,9 @@ class Worker:
         limits: BatchLimits,
         verdicts: Verdicts,
         worker_id: str | None = None,
+        calculated: CalculatedValues | None = None,
+        audiences: AudienceEvaluator | None = None,
+        activation_sweep_ms: int = 1000,
     ) -> None:
         self._engine = engine
         self._inbox = inbox
@@ -84,6 +97,10 @@ class Worker:
         self._partitions: list[int] = []
         self._inputs: dict[int, Input] = {}
         self._stop = threading.Event()
+        self._calculated = calculated
+        self._audiences = audiences
+        self._activation_sweep_ms = activation_sweep_ms
+        self._next_activation_ms = 0
 
     def tick(self) -> TickResult:
         """Renew leases when due, then claim and process one micro-batch."""
@@ -98,6 +115,9 @@ class Worker:
         if now >= self._next_alias_ms:
             self._next_alias_ms = now + 1000
             self._carry_out_aliases()
+        if now >= self._next_activation_ms:
+            self._next_activation_ms = now + self._activation_sweep_ms
+            self._activation_jobs()
         owned = None if len(self._partitions) == INBOX_PARTITIONS else self._partitions
         items = self._inbox.claim(owned, self._batch_size)
         if not items:
@@ -164,6 +184,8 @@ class Worker:
                 self._identity.save_plan(conn, plan)
             self._profiles.apply(conn, prepared.profiles, now)
             self._verdicts.record(conn, decoded, checked, mpids, plans, now)
+            if self._calculated is not None and self._audiences is not None:
+                activate(conn, self._calculated, self._audiences, prepared, now)
             self._inbox.ack(conn, prepared.item_ids)
         return stored, parked
 
@@ -181,6 +203,24 @@ class Worker:
             with self._engine.begin() as conn:
                 self._profiles.adopt_first_seen(conn, job.workspace_id, job.destination_mpid, job.source_mpid)
                 self._identity.aliases.complete(conn, job, copied)
+
+    def _activation_jobs(self) -> None:
+        """Calculate new attributes and backfill new audiences from the event store, then expire windows."""
+        calculated, audiences = self._calculated, self._audiences
+        if calculated is None or audiences is None:
+            return
+        now = self._clock.now_ms()
+
+        def evaluate(conn: Connection, workspace_id: int, mpids: set[int]) -> None:
+            audiences.evaluate(conn, workspace_id, mpids, [], now)
+
+        try:
+            calculated.calculate_pending(self._events, evaluate)
+            audiences.backfill_pending(self._events)
+            with self._engine.begin() as conn:
+                expire_windows(conn, calculated, audiences, now)
+        except Exception:  # worker guard: batches keep flowing; freshness stops advancing, which shows
+            _log.exception("backfill or window expiry failed; retrying at the next sweep")
 
     def _park(self, item: InboxItem, exc: Exception) -> None:
         _log.error("batch parked", extra={"inbox_id": item.id, "error": repr(exc)})

@@ -6,7 +6,7 @@ Every change of a user attribute (set to a different value, or deleted) is recor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,6 +175,18 @@ class ProfileStore:
                     profile = _profile(row)
                     found[(profile.workspace_id, profile.mpid)] = profile
         return found
+
+    def read_many(self, conn: Connection, workspace_id: int, mpids: Iterable[int]) -> dict[int, Profile]:
+        """The profiles of ``mpids`` read inside the caller's transaction (so it sees its own writes)."""
+        found = self._load(conn, {(workspace_id, mpid) for mpid in mpids})
+        return {mpid: profile for (_, mpid), profile in found.items()}
+
+    def mpids_of(self, conn: Connection, workspace_id: int) -> list[int]:
+        """Every MPID with a profile in the workspace, ascending."""
+        query = (
+            select(profiles.c.mpid).where(profiles.c.workspace_id == workspace_id).order_by(profiles.c.mpid)
+        )
+        return [int(mpid) for mpid in conn.execute(query).scalars()]
 
     def adopt_first_seen(self, conn: Connection, workspace_id: int, destination: int, source: int) -> None:
         """After an alias of ``source`` into ``destination``, inside the caller's transaction.
