@@ -67,6 +67,7 @@ class FermionApp:
             self.origins,
             runtime.metrics,
             runtime.settings.max_request_bytes,
+            data_plan=runtime.plans.sdk_data_plan,
         )
         self.pixel = PixelApi(
             runtime.authenticator, runtime.acceptor, runtime.committer, self.origins, runtime.metrics

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
 
 import msgspec
+from starlette.concurrency import run_in_threadpool
 
 from fermion.errors import ClientError, Forbidden, NotFound, Unauthorized
 from fermion.ingest.accept import Acceptor
@@ -29,6 +33,9 @@ _CONFIG = re.compile(r"^(?:/tags)?/JS/v2/([^/]+)/config/?$")
 _EVENTS = re.compile(r"^(?:/webevents)?/v3/JS/([^/]+)/events/?$")
 _log = logging.getLogger("fermion.ingest.web")
 _encode = msgspec.json.Encoder().encode
+
+# (workspace, plan id, pinned version or None, environment) → the config's ``dataPlanResult``.
+DataPlanLookup = Callable[[int, str, int | None, str], dict[str, Any]]
 
 
 class _SourceRequest(msgspec.Struct):
@@ -61,7 +68,9 @@ class WebSdkApi:
         origins: OriginPolicy,
         metrics: Metrics,
         max_request_bytes: int,
+        data_plan: DataPlanLookup | None = None,
     ) -> None:
+        self._data_plan = data_plan
         self._auth = authenticator
         self._acceptor = acceptor
         self._committer = committer
@@ -86,7 +95,7 @@ class WebSdkApi:
             elif config:
                 if scope["method"] != "GET":
                     raise NotFound("The configuration is read with GET.")
-                status, body = 200, self._config(source)
+                status, body = 200, await self._config(source, scope.get("query_string", b""))
             else:
                 if scope["method"] != "POST":
                     raise NotFound("Events are sent with POST.")
@@ -106,16 +115,25 @@ class WebSdkApi:
         await send({"type": "http.response.start", "status": status, "headers": response})
         await send({"type": "http.response.body", "body": body})
 
-    def _config(self, source: Input) -> bytes:
-        return _encode(
-            {
-                "appName": source.name,
-                "workspaceToken": f"fermion-{source.workspace_id}",
-                "kitConfigs": [],
-                "pixelConfigs": [],
-                "flags": {"eventBatchingIntervalMillis": "0"},
-            }
-        )
+    async def _config(self, source: Input, query: bytes) -> bytes:
+        config: dict[str, Any] = {
+            "appName": source.name,
+            "workspaceToken": f"fermion-{source.workspace_id}",
+            "kitConfigs": [],
+            "pixelConfigs": [],
+            "flags": {"eventBatchingIntervalMillis": "0"},
+        }
+        params = parse_qs(query.decode("latin-1"))
+        plan_id = (params.get("plan_id") or [""])[0]
+        if plan_id and self._data_plan is not None:
+            # The SDK asks with ?plan_id=&plan_version=&env=1 (development) or 0; it blocks by the answer.
+            raw_version = (params.get("plan_version") or [""])[0]
+            version = int(raw_version) if raw_version.isdigit() else None
+            environment = "development" if (params.get("env") or ["0"])[0] == "1" else "production"
+            config["dataPlanResult"] = await run_in_threadpool(
+                self._data_plan, source.workspace_id, plan_id, version, environment
+            )
+        return _encode(config)
 
     async def _events(self, source: Input, raw: bytes) -> None:
         try:

@@ -135,6 +135,40 @@ class PlanCatalog:
         with reading(self._engine) as conn:
             return self.input_defaults(conn, workspace_id).get(input_id)
 
+    def sdk_data_plan(
+        self, workspace_id: int, plan_id: str, version: int | None, environment: str
+    ) -> dict[str, Any]:
+        """The Web SDK's ``dataPlanResult``: the version the SDK should block by, or an ``error_message``."""
+        try:
+            plan = self.get_plan(workspace_id, plan_id)
+        except NotFound as error:
+            return {"error_message": error.message}
+        if version is None:
+            active = [v for v in plan.versions if v.active_in(environment)]
+            if not active:
+                return {"error_message": f"No version of plan {plan_id} is active in {environment}."}
+            version = max(v.version for v in active)
+        try:
+            found = self.get_version(workspace_id, plan_id, version)
+        except NotFound as error:
+            return {"error_message": error.message}
+        blocking = found.blocking
+        return {
+            "dtpn": {
+                "vers": {
+                    "version": found.version,
+                    "data_plan_id": plan_id,
+                    "version_document": found.document,
+                },
+                "blok": {
+                    "ev": blocking.events,
+                    "ea": blocking.event_attributes,
+                    "ua": blocking.user_attributes,
+                    "id": blocking.user_identities,
+                },
+            }
+        }
+
     # ---- writes ----
 
     def create_plan(self, workspace_id: int, body: dict[str, Any], actor: str) -> DataPlan:

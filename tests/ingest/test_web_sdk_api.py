@@ -85,3 +85,31 @@ def test_origins_outside_the_allow_list_get_403_without_cors(
     allowed = client.post(f"/v3/JS/{web.api_key}/events", content=web_batch(), headers={"Origin": SHOP})
     assert allowed.status_code == 202
     assert runtime.tenancy.allowed_origins(web.id) == (SHOP,)
+
+
+def test_config_carries_the_data_plan_the_sdk_blocks_by(
+    client: TestClient, runtime: Runtime, web: Input
+) -> None:
+    point = {
+        "match": {"type": "screen_view", "criteria": {"screen_name": "Home"}},
+        "validator": {"type": "json_schema", "definition": {}},
+    }
+    version = {
+        "version": 1,
+        "activated_environment": "development",
+        "version_document": {"data_points": [point]},
+        "blocking": {"events": True, "user_attributes": True},
+    }
+    runtime.plans.create_plan(
+        web.workspace_id,
+        {"data_plan_id": "web_plan", "data_plan_name": "Web", "data_plan_versions": [version]},
+        "t",
+    )
+    config = client.get(f"/JS/v2/{web.api_key}/config?env=1&plan_id=web_plan").json()
+    assert config["dataPlanResult"]["dtpn"]["blok"] == {"ev": True, "ea": False, "ua": True, "id": False}
+    assert config["dataPlanResult"]["dtpn"]["vers"]["version_document"]["data_points"] == [point]
+    production = client.get(f"/JS/v2/{web.api_key}/config?env=0&plan_id=web_plan").json()
+    assert production["dataPlanResult"] == {
+        "error_message": "No version of plan web_plan is active in production."
+    }
+    assert "dataPlanResult" not in client.get(f"/JS/v2/{web.api_key}/config?env=1").json()
