@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from fermion.analytics import Runner, SavedAnalyses
 from fermion.clock import Clock, SystemClock
 from fermion.errors import ConfigurationError
 from fermion.events import EventReads, EventStore, LocalReadClient, open_event_store
@@ -43,6 +44,7 @@ class Runtime:
     limiter: TokenBuckets
     committer: GroupCommitter
     credentials: ApiCredentials
+    saved_analyses: SavedAnalyses
     worker_socket: Path | None = None
     _events: EventStore | None = field(default=None, repr=False)
     _local_reads: LocalReadClient | None = field(default=None, repr=False)
@@ -81,6 +83,7 @@ class Runtime:
             ),
             committer=GroupCommitter(inbox),
             credentials=ApiCredentials(engine, clock),
+            saved_analyses=SavedAnalyses(engine, clock),
         )
 
     @property
@@ -103,6 +106,12 @@ class Runtime:
         if self._local_reads is None:
             self._local_reads = LocalReadClient(self.worker_socket)
         return self._local_reads
+
+    def analytics(self) -> Runner:
+        """Runs analyses on this process's event store (through the worker process that holds DuckDB)."""
+        dialect = "duckdb" if self.settings.resolved_event_store_url().startswith("duckdb") else "postgres"
+        reads = self.event_reads()
+        return Runner(reads, dialect, self.clock, self.settings.analytics_timeout_s)
 
     def new_worker(self, worker_id: str | None = None) -> Worker:
         """A pipeline worker on this process's stores."""

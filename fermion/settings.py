@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     )
     alias_max_window_days: int = Field(default=90, description="How far back an alias request may reach.")
 
+    analytics_timeout_s: float = Field(
+        default=30.0, description="Analytics queries running longer are stopped (HTTP 504); 0 = no limit."
+    )
+
     def resolved_database_url(self) -> str:
         """The state store URL, defaulting to SQLite in the data dir."""
         return self.database_url or f"sqlite:///{(self.data_dir / 'fermion.db').resolve()}"

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fermion import __version__
+from fermion.api.analytics import analytics_router
 from fermion.api.errors import install_error_handlers
 from fermion.api.idsync import IdSyncApi
 from fermion.api.idsync import route_of as is_idsync_path
@@ -61,6 +62,7 @@ def _framework(runtime: Runtime) -> FastAPI:
     install_error_handlers(app)
     app.include_router(operations_router(runtime))
     app.include_router(profile_api_router(runtime))
+    app.include_router(analytics_router(runtime))
     runtime.metrics.add_gauges(lambda: _inbox_gauges(runtime.inbox))
     return app
 

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from fermion import __version__
+from fermion.cli import analytics as analytics_cli
 from fermion.cli import credentials, identity, pipeline, serve, tenancy
 from fermion.errors import FermionError
 
@@ -25,6 +26,7 @@ app.add_typer(pipeline.inbox, name="inbox")
 app.add_typer(pipeline.events, name="events")
 app.add_typer(identity.app, name="identity")
 app.add_typer(credentials.app, name="credentials")
+app.add_typer(analytics_cli.app, name="analytics")
 
 
 @app.command("version")

@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from fermion.events.model import COLUMNS, StoredEvent, copy_statement
+from fermion.events.model import COLUMNS, QueryTimeout, StoredEvent, copy_statement
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -142,6 +142,18 @@ class PostgresEventStore:
                 [uid_prefix, destination_mpid, workspace_id, source_mpid, start_ms, end_ms],
             )
             return cur.rowcount
+
+    def query(self, sql: str, params: dict[str, Any], timeout_s: float) -> list[tuple[Any, ...]]:
+        con = self._con()
+        try:
+            with con.transaction(), con.cursor() as cur:
+                cur.execute("SET TRANSACTION READ ONLY")
+                if timeout_s > 0:
+                    cur.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
+                cur.execute(sql, params)
+                return cur.fetchall()
+        except psycopg.errors.QueryCanceled as exc:
+            raise QueryTimeout(f"The query ran longer than {timeout_s:g} s and was stopped.") from exc
 
     def close(self) -> None:
         with self._connections_lock:

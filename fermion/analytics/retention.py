@@ -1,0 +1,139 @@
+"""Retention (spec §4.1–§4.3): cohorts by start period, the share of each that returns N periods later.
+
+Periods are calendar buckets in the query's time zone. ``first_time``: a user belongs to the cohort of their
+first-ever start event, counted when it falls in the range. ``recurring``: a user belongs to every period of
+the range in which they did the start event. Measures: ``n_day`` (returned in period k), ``unbounded``
+(returned in period k or later) and ``bracket`` (returned at least once in periods a..b). A cell is
+``complete`` once its period has ended.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from fermion.analytics.definitions import RetentionQuery
+from fermion.analytics.runner import Runner
+from fermion.analytics.timeframe import Timeframe
+
+
+def run_retention(runner: Runner, workspace_id: int, query: RetentionQuery) -> dict[str, Any]:
+    """The cohort table of a retention query, as a JSON-ready dict."""
+    frame = Timeframe.of(query, runner.now_ms())
+    cohort_keys = frame.keys(query.period, "period")
+    last_key = cohort_keys[-1] + query.periods
+    horizon = frame.end_ms_of(last_key, query.period)
+    frame = Timeframe.of(query, runner.now_ms(), margin_ms=horizon - frame.to_ms)
+    source = runner.source(workspace_id)
+    sql = runner.sql()
+    bucket = frame.bucket_sql("e.ts", query.period)
+    lower = None if query.mode == "first_time" else frame.from_ms
+    src = source.cte(sql, lower, horizon)
+    start = f"e.name = {sql.text(query.start.event)}" if query.start.event else "TRUE"
+    back = f"e.name = {sql.text(query.returning.event)}" if query.returning.event else "TRUE"
+    if query.mode == "first_time":
+        first = frame.bucket_sql("f.first", query.period)
+        cohorts = (
+            "firsts AS (SELECT e.uid, min(e.ts) AS first FROM src e "
+            f"WHERE {start} AND {sql.where(query.start.where)} "
+            f"GROUP BY e.uid), cohorts AS (SELECT f.uid, {first} AS c FROM firsts f "
+            f"WHERE f.first >= {sql.bind(frame.from_ms)} AND f.first < {sql.bind(frame.to_ms)})"
+        )
+    else:
+        cohorts = (
+            f"cohorts AS (SELECT DISTINCT e.uid, {bucket} AS c FROM src e WHERE {start} AND "
+            f"{sql.where(query.start.where)} AND e.ts >= {sql.bind(frame.from_ms)} "
+            f"AND e.ts < {sql.bind(frame.to_ms)})"
+        )
+    returns = (
+        f"returns AS (SELECT DISTINCT e.uid, {bucket} AS r FROM src e WHERE {back} AND "
+        f"{sql.where(query.returning.where)} AND e.ts >= {sql.bind(frame.from_ms)})"
+    )
+    cells = (
+        "cells AS (SELECT co.c, co.uid, re.r - co.c AS k FROM cohorts co JOIN returns re ON re.uid = co.uid "
+        f"AND re.r >= co.c AND re.r <= co.c + {int(query.periods)})"
+    )
+    head = f"WITH src AS NOT MATERIALIZED ({src}), {cohorts}, {returns}, {cells} "
+    if query.measure == "bracket":
+        filters = ", ".join(
+            f"count(DISTINCT uid) FILTER (WHERE k BETWEEN {int(a)} AND {int(b)})" for a, b in query.brackets
+        )
+        body = f"SELECT c, -1, 0, {filters} FROM cells GROUP BY c"
+    elif query.measure == "unbounded":
+        body = (
+            "SELECT c, mk, count(*) FROM (SELECT c, uid, max(k) AS mk FROM cells GROUP BY c, uid) u "
+            "GROUP BY c, mk"
+        )
+    else:
+        body = "SELECT c, k, count(DISTINCT uid) FROM cells GROUP BY c, k"
+    pad = "".join(", 0" for _ in query.brackets) if query.measure == "bracket" else ""
+    text = head + f"SELECT c, -2, count(*){pad} FROM cohorts GROUP BY c UNION ALL {body}"
+    rows = runner.run(sql, text)
+    sizes: dict[int, int] = {}
+    cell_users: dict[int, dict[int, int]] = defaultdict(dict)
+    bracket_users: dict[int, list[int]] = {}
+    for row in rows:
+        c, k = int(row[0]), int(row[1])
+        if k == -2:
+            sizes[c] = int(row[2])
+        elif k == -1:
+            bracket_users[c] = [int(v) for v in row[3:]]
+        else:
+            cell_users[c][k] = int(row[2])
+    now = runner.now_ms()
+    cohorts_out = []
+    for c in cohort_keys:
+        size = sizes.get(c, 0)
+        if query.measure == "bracket":
+            values: list[dict[str, Any]] = [
+                {
+                    "bracket": [a, b],
+                    "users": (bracket_users.get(c) or [0] * len(query.brackets))[i],
+                    "complete": frame.end_ms_of(c + b, query.period) <= now,
+                }
+                for i, (a, b) in enumerate(query.brackets)
+            ]
+        else:
+            counts = [cell_users[c].get(k, 0) for k in range(query.periods + 1)]
+            if query.measure == "unbounded":
+                running = 0
+                for k in range(query.periods, -1, -1):
+                    running += counts[k]
+                    counts[k] = running
+            values = [
+                {"period": k, "users": counts[k], "complete": frame.end_ms_of(c + k, query.period) <= now}
+                for k in range(query.periods + 1)
+            ]
+        for value in values:
+            value["rate"] = round(value["users"] / size, 6) if size else None
+        cohorts_out.append({"cohort": frame.start_of(c, query.period), "size": size, "values": values})
+    return {
+        "kind": "retention",
+        "mode": query.mode,
+        "measure": query.measure,
+        "period": query.period,
+        "timezone": query.timezone,
+        "from_ms": frame.from_ms,
+        "to_ms": frame.to_ms,
+        "cohorts": cohorts_out,
+        "mean": _means(cohorts_out),
+    }
+
+
+def _means(cohorts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per column: simple mean of the rates and weighted mean (Σ users / Σ size) over complete cells."""
+    if not cohorts:
+        return []
+    means = []
+    for i in range(len(cohorts[0]["values"])):
+        cells = [(c["values"][i], c["size"]) for c in cohorts if c["size"] and c["values"][i]["complete"]]
+        rates = [v["rate"] for v, _ in cells]
+        users, sizes = sum(v["users"] for v, _ in cells), sum(s for _, s in cells)
+        means.append(
+            {
+                "column": i,
+                "simple": round(sum(rates) / len(rates), 6) if rates else None,
+                "weighted": round(users / sizes, 6) if sizes else None,
+            }
+        )
+    return means

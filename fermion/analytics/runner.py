@@ -1,0 +1,43 @@
+"""How analyses reach the event store: one read-only query at a time, bounded by a timeout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from fermion.analytics.dialect import Sql
+from fermion.analytics.source import Source
+from fermion.clock import Clock
+
+
+class QueryableEvents(Protocol):
+    """The read-only query method of an event store, or of the process that holds it."""
+
+    def query(self, sql: str, params: dict[str, Any], timeout_s: float) -> list[tuple[Any, ...]]:
+        """Rows of one SELECT; raises ``QueryTimeout`` past ``timeout_s``."""
+        ...
+
+
+@dataclass
+class Runner:
+    """Runs the SQL of one analysis on one event store."""
+
+    events: QueryableEvents
+    dialect: str
+    clock: Clock
+    timeout_s: float = 30.0
+
+    def sql(self) -> Sql:
+        """A fresh statement builder in this store's dialect."""
+        return Sql(self.dialect)
+
+    def run(self, sql: Sql, text: str) -> list[tuple[Any, ...]]:
+        """Rows of ``text`` with ``sql``'s parameters."""
+        return self.events.query(text, dict(sql.params), self.timeout_s)
+
+    def source(self, workspace_id: int) -> Source:
+        """The workspace's events with aliased users resolved."""
+        return Source.load(self.run, self.dialect, workspace_id)
+
+    def now_ms(self) -> int:
+        return self.clock.now_ms()
