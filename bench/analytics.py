@@ -43,7 +43,17 @@ ANALYSES: dict[str, tuple[str, dict[str, Any]]] = {
             "date_range": RANGE,
         },
     ),
-    "uniques_s": (
+    "uniques_s": (  # the daily series of unique users per event, without range totals
+        "segmentation",
+        {
+            "series": [{"event": None, "measure": "users"}],
+            "group_by": {"property": "event_name", "limit": 25},
+            "interval": "day",
+            "totals": False,
+            "date_range": RANGE,
+        },
+    ),
+    "uniques_totals_s": (  # the same with each event's distinct users over the whole range
         "segmentation",
         {
             "series": [{"event": None, "measure": "users"}],

@@ -158,6 +158,9 @@ class SegmentationQuery(TimeSettings):
     interval: Interval = "day"
     group_by: GroupBy | None = None
     cumulative: Literal["none", "sum", "unique"] = "none"
+    totals: bool = Field(
+        True, description="Range totals per series; distinct users over the range take a pass of their own."
+    )
     formulas: list[Formula] = Field(default_factory=list)
 
 

@@ -7,6 +7,7 @@ the rest are computed together as ``Other`` (not re-added), so a total over grou
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from fermion.analytics.definitions import Behavior, SegmentationQuery, Series
@@ -110,15 +111,19 @@ def _series_rows(
         value = sql.number(sql.prop(series.property, "e"))
     rows = (
         f"SELECT {frame.bucket_sql('e.ts', interval)} AS k, {_group_sql(sql, query, grouping)} AS g, "
-        f"e.uid AS uid, {value} AS v FROM src e WHERE {conditions}"
+        f"e.uid AS uid, e.ts AS ts, {value} AS v FROM src e WHERE {conditions}"
     )
     if series.measure == "avg" and series.per_user:
-        rows = f"SELECT k, g, uid, sum(v) AS v FROM ({rows}) r GROUP BY k, g, uid"
-    text = (
-        f"WITH src AS NOT MATERIALIZED ({src}), m AS ({rows}) "
-        f"SELECT k, g, {_aggregate(sql, series)} FROM m GROUP BY k, g"
-    )
-    return runner.run(sql, text)
+        rows = f"SELECT k, g, uid, min(ts) AS ts, sum(v) AS v FROM ({rows}) r GROUP BY k, g, uid"
+    aggregate = _aggregate(sql, series)
+    body = f"SELECT k, g, {aggregate} FROM m GROUP BY k, g"
+    if (
+        series.measure == "users"
+        and interval != "full"
+        and frame.partitions_distinct(runner.dialect, interval)
+    ):
+        body = frame.per_bucket(f"SELECT k, g, {aggregate} FROM m WHERE {{bucket}} GROUP BY k, g", interval)
+    return runner.run(sql, f"WITH src AS NOT MATERIALIZED ({src}), m AS NOT MATERIALIZED ({rows}) {body}")
 
 
 def _first_bucket_rows(
@@ -153,26 +158,48 @@ def run_segmentation(runner: Runner, workspace_id: int, query: SegmentationQuery
     frame = Timeframe.of(query, runner.now_ms())
     keys = frame.keys(query.interval)
     source = runner.source(workspace_id)
+
+    def buckets_of(series: Series, grouping: list[str] | None) -> list[tuple[Any, ...]]:
+        if query.cumulative == "unique":
+            return _first_bucket_rows(runner, source, query, frame, series, grouping)
+        return _series_rows(runner, source, query, frame, series, query.interval, grouping)
+
     grouping: list[str] | None = None
+    reuse_totals: list[tuple[Any, ...]] | None = None  # the first series' rows, when ranking computed them
+    reuse_buckets: list[tuple[Any, ...]] | None = None
     if query.group_by is not None:
-        ranked = _series_rows(runner, source, query, frame, query.series[0], "full", None)
-        ordered = sorted(ranked, key=lambda r: (-(r[2] or 0.0), str(r[1])))
-        grouping = [str(r[1]) for r in ordered[: query.group_by.limit]]
-        if len(ordered) <= query.group_by.limit:
-            grouping = None  # every group has its own name: no Other
+        rank: dict[Any, float] = defaultdict(float)
+        if query.totals:
+            reuse_totals = _series_rows(runner, source, query, frame, query.series[0], "full", None)
+            for _, g, value in reuse_totals:
+                rank[g] += value or 0.0
+        else:  # no range totals asked for: rank by the sum of the buckets
+            reuse_buckets = buckets_of(query.series[0], None)
+            for _, g, value in reuse_buckets:
+                rank[g] += value or 0.0
+        ordered = sorted(rank, key=lambda g: (-rank[g], str(g)))
+        if len(ordered) > query.group_by.limit:
+            grouping = [str(g) for g in ordered[: query.group_by.limit]]
+            reuse_totals = reuse_buckets = None  # computed again with Other
     position = {k: i for i, k in enumerate(keys)}
     out_series: list[dict[str, Any]] = []
     by_key: dict[str, dict[str | None, tuple[list[float | None], float | None]]] = {}
     for index, series in enumerate(query.series):
         letter = _letter(index)
-        if query.cumulative == "unique":
-            bucket_rows = _first_bucket_rows(runner, source, query, frame, series, grouping)
-        else:
-            bucket_rows = _series_rows(runner, source, query, frame, series, query.interval, grouping)
-        totals = {r[1]: r[2] for r in _series_rows(runner, source, query, frame, series, "full", grouping)}
+        first = index == 0
+        bucket_rows = reuse_buckets if first and reuse_buckets is not None else buckets_of(series, grouping)
+        total_rows: list[tuple[Any, ...]] = []
+        if query.totals:
+            total_rows = (
+                reuse_totals
+                if first and reuse_totals is not None
+                else _series_rows(runner, source, query, frame, series, "full", grouping)
+            )
+        totals = {r[1]: r[2] for r in total_rows}
         groups: dict[str | None, list[float | None]] = {}
         empty = 0.0 if series.measure in ("total", "users", "sum") else None
-        for g in sorted(totals, key=lambda x: (x == OTHER, str(x))):
+        names = set(totals) | {r[1] for r in bucket_rows}
+        for g in sorted(names, key=lambda x: (x == OTHER, str(x))):
             groups[g] = [empty] * len(keys)
         for k, g, value in bucket_rows:
             if int(k) in position:
@@ -187,7 +214,7 @@ def run_segmentation(runner: Runner, workspace_id: int, query: SegmentationQuery
                     running += v or 0.0
                     cumulated.append(_round(running))
                 values = cumulated
-            total = _round(totals.get(g)) if g in totals else empty
+            total = (_round(totals.get(g)) if g in totals else empty) if query.totals else None
             by_key[letter][g] = (values, total)
             out_series.append(
                 {
@@ -211,7 +238,11 @@ def run_segmentation(runner: Runner, workspace_id: int, query: SegmentationQuery
                 _round(evaluate(formula.expression, {k: v[0][i] for k, v in operands.items()}))
                 for i in range(len(keys))
             ]
-            total = _round(evaluate(formula.expression, {k: v[1] for k, v in operands.items()}))
+            total = (
+                _round(evaluate(formula.expression, {k: v[1] for k, v in operands.items()}))
+                if query.totals
+                else None
+            )
             out_series.append(
                 {
                     "key": formula.name,
