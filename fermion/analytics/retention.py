@@ -30,30 +30,42 @@ def run_retention(runner: Runner, workspace_id: int, query: RetentionQuery) -> d
     lower = None if query.mode == "first_time" else frame.from_ms
     src = source.cte(sql, lower, horizon)
     start = f"e.name = {sql.text(query.start.event)}" if query.start.event else "TRUE"
+    start = f"({start} AND {sql.where(query.start.where)})"
     back = f"e.name = {sql.text(query.returning.event)}" if query.returning.event else "TRUE"
+    back = f"({back} AND {sql.where(query.returning.where)})"
+    # One row per user and period with activity: whether they started and/or returned in it. Counted
+    # period by period on DuckDB (see Timeframe.per_bucket), in one grouping on PostgreSQL.
+    rows = (
+        f"SELECT e.uid AS uid, e.ts AS ts, {bucket} AS k, CASE WHEN {start} THEN 1 ELSE 0 END AS s, "
+        f"CASE WHEN {back} THEN 1 ELSE 0 END AS r FROM src e "
+        f"WHERE e.ts >= {sql.bind(frame.from_ms)} AND e.ts < {sql.bind(horizon)} AND ({start} OR {back})"
+    )
+    span = Timeframe(frame.from_ms, horizon, frame.timezone, frame.week_start, frame.offsets)
+    grouped = (
+        "SELECT uid, k, max(s) AS s, max(r) AS r, min(CASE WHEN s = 1 THEN ts END) AS fs "
+        "FROM m {where} GROUP BY uid, k"
+    )
+    if span.partitions_distinct(runner.dialect, query.period):
+        activity = span.per_bucket(grouped.replace("{where}", "WHERE {bucket}"), query.period)
+    else:
+        activity = grouped.replace("{where}", "")
+    to_ms = sql.bind(frame.to_ms)
     if query.mode == "first_time":
-        first = frame.bucket_sql("f.first", query.period)
+        earlier = f"SELECT e.uid FROM src e WHERE e.ts < {sql.bind(frame.from_ms)} AND {start}"
         cohorts = (
-            "firsts AS (SELECT e.uid, min(e.ts) AS first FROM src e "
-            f"WHERE {start} AND {sql.where(query.start.where)} "
-            f"GROUP BY e.uid), cohorts AS (SELECT f.uid, {first} AS c FROM firsts f "
-            f"WHERE f.first >= {sql.bind(frame.from_ms)} AND f.first < {sql.bind(frame.to_ms)})"
+            f"cohorts AS (SELECT uid, min(k) AS c FROM acts WHERE s = 1 AND uid NOT IN ({earlier}) "
+            f"GROUP BY uid HAVING min(fs) < {to_ms})"
         )
     else:
-        cohorts = (
-            f"cohorts AS (SELECT DISTINCT e.uid, {bucket} AS c FROM src e WHERE {start} AND "
-            f"{sql.where(query.start.where)} AND e.ts >= {sql.bind(frame.from_ms)} "
-            f"AND e.ts < {sql.bind(frame.to_ms)})"
-        )
-    returns = (
-        f"returns AS (SELECT DISTINCT e.uid, {bucket} AS r FROM src e WHERE {back} AND "
-        f"{sql.where(query.returning.where)} AND e.ts >= {sql.bind(frame.from_ms)})"
-    )
+        cohorts = f"cohorts AS (SELECT DISTINCT uid, k AS c FROM acts WHERE s = 1 AND fs < {to_ms})"
     cells = (
-        "cells AS (SELECT co.c, co.uid, re.r - co.c AS k FROM cohorts co JOIN returns re ON re.uid = co.uid "
-        f"AND re.r >= co.c AND re.r <= co.c + {int(query.periods)})"
+        "cells AS (SELECT co.c, co.uid, a.k - co.c AS k FROM cohorts co JOIN acts a ON a.uid = co.uid "
+        f"AND a.r = 1 AND a.k >= co.c AND a.k <= co.c + {int(query.periods)})"
     )
-    head = f"WITH src AS NOT MATERIALIZED ({src}), {cohorts}, {returns}, {cells} "
+    head = (
+        f"WITH src AS NOT MATERIALIZED ({src}), m AS NOT MATERIALIZED ({rows}), "
+        f"acts AS MATERIALIZED ({activity}), {cohorts}, {cells} "
+    )
     if query.measure == "bracket":
         filters = ", ".join(
             f"count(DISTINCT uid) FILTER (WHERE k BETWEEN {int(a)} AND {int(b)})" for a, b in query.brackets
@@ -65,7 +77,7 @@ def run_retention(runner: Runner, workspace_id: int, query: RetentionQuery) -> d
             "GROUP BY c, mk"
         )
     else:
-        body = "SELECT c, k, count(DISTINCT uid) FROM cells GROUP BY c, k"
+        body = "SELECT c, k, count(*) FROM cells GROUP BY c, k"  # (c, uid, k) is unique in cells
     pad = "".join(", 0" for _ in query.brackets) if query.measure == "bracket" else ""
     text = head + f"SELECT c, -2, count(*){pad} FROM cohorts GROUP BY c UNION ALL {body}"
     rows = runner.run(sql, text)

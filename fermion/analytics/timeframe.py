@@ -177,8 +177,8 @@ class Timeframe:
             dialect == "duckdb" and interval in ("day", "week", "month") and len(self.keys(interval)) <= 400
         )
 
-    def per_bucket(self, template: str, interval: str, key_column: str = "k", ts_column: str = "ts") -> str:
-        """SQL: ``template`` once per bucket of the range, ``{bucket}`` replaced by that bucket's filter, UNION ALL.
+    def per_bucket(self, template: str, interval: str) -> str:
+        """SQL: ``template`` once per bucket, ``{bucket}`` replaced by a filter on columns ``ts`` and ``k``.
 
         DuckDB's hash table for a distinct count over all buckets at once grows past the CPU caches; one small
         table per bucket is several times faster. The time bounds (two hours wider than the bucket, for zones
@@ -189,10 +189,7 @@ class Timeframe:
         for key in self.keys(interval):
             low = datetime.fromisoformat(self.start_of(key, interval))
             high = self.end_ms_of(key, interval)
-            bounds = (
-                f"{ts_column} >= {_ms(low) - 2 * HOUR_MS} AND {ts_column} < {high + 2 * HOUR_MS} "
-                f"AND {key_column} = {key}"
-            )
+            bounds = f"ts >= {_ms(low) - 2 * HOUR_MS} AND ts < {high + 2 * HOUR_MS} AND k = {key}"
             parts.append(template.replace("{bucket}", bounds))
         return " UNION ALL ".join(parts)
 
