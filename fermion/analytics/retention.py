@@ -35,7 +35,7 @@ def run_retention(runner: Runner, workspace_id: int, query: RetentionQuery) -> d
     back = f"({back} AND {sql.where(query.returning.where)})"
     # One row per user and period with activity: whether they started and/or returned in it. Counted
     # period by period on DuckDB (see Timeframe.per_bucket), in one grouping on PostgreSQL.
-    rows = (
+    events = (
         f"SELECT e.uid AS uid, e.ts AS ts, {bucket} AS k, CASE WHEN {start} THEN 1 ELSE 0 END AS s, "
         f"CASE WHEN {back} THEN 1 ELSE 0 END AS r FROM src e "
         f"WHERE e.ts >= {sql.bind(frame.from_ms)} AND e.ts < {sql.bind(horizon)} AND ({start} OR {back})"
@@ -63,7 +63,7 @@ def run_retention(runner: Runner, workspace_id: int, query: RetentionQuery) -> d
         f"AND a.r = 1 AND a.k >= co.c AND a.k <= co.c + {int(query.periods)})"
     )
     head = (
-        f"WITH src AS NOT MATERIALIZED ({src}), m AS NOT MATERIALIZED ({rows}), "
+        f"WITH src AS NOT MATERIALIZED ({src}), m AS NOT MATERIALIZED ({events}), "
         f"acts AS MATERIALIZED ({activity}), {cohorts}, {cells} "
     )
     if query.measure == "bracket":
