@@ -248,6 +248,9 @@ class FlowsQuery(TimeSettings):
     direction: Literal["after", "before"] = "after"
     max_steps: int = Field(5, ge=2, le=20)
     session_gap_s: float | None = Field(1800, gt=0, description="A gap this long ends a path; null = none.")
+    max_span_s: float = Field(
+        86_400, gt=0, le=366 * 86_400, description="A path ends this long after its anchor."
+    )
     collapse_repeats: bool = True
     exclude_events: list[str] = Field(default_factory=list)
     edge_limit: int = Field(50, ge=1, le=1000)

@@ -1,8 +1,8 @@
 """User flows (spec §4.4–§4.5): the paths users take after (or before) an anchor event.
 
 Each user's path starts at their first anchor event in the range and follows their next events in time order
-(or their previous ones, for ``before``), up to ``max_steps`` nodes. A gap longer than ``session_gap_s``
-ends the path; consecutive repeats collapse into one node when ``collapse_repeats``; excluded events are
+(or their previous ones, for ``before``), up to ``max_steps`` nodes and ``max_span_s`` from the anchor. A gap
+longer than ``session_gap_s`` ends the path; consecutive repeats collapse into one node when ``collapse_repeats``; excluded events are
 skipped. Nodes and edges count distinct users; each edge carries the average time between its two nodes, and
 each node the users whose path ends there (drop-off).
 """
@@ -22,7 +22,8 @@ def run_flows(runner: Runner, workspace_id: int, query: FlowsQuery) -> dict[str,
     source = runner.source(workspace_id)
     sql = runner.sql()
     after = query.direction == "after"
-    src = source.cte(sql, None if not after else frame.from_ms, None if after else frame.to_ms)
+    span = int(query.max_span_s * 1000)
+    src = source.cte(sql, frame.from_ms - (0 if after else span), frame.to_ms + (span if after else 0))
     anchor = (
         "anchors AS (SELECT uid, ts, seq FROM (SELECT e.uid, e.ts, e.seq, "
         "row_number() OVER (PARTITION BY e.uid ORDER BY e.ts, e.seq) AS n FROM src e "
@@ -35,9 +36,9 @@ def run_flows(runner: Runner, workspace_id: int, query: FlowsQuery) -> dict[str,
         excluded = f" AND (e.name NOT IN ({names}) OR (e.ts = a.ts AND e.seq = a.seq))"
     direction = "ASC" if after else "DESC"
     side = (
-        "(e.ts > a.ts OR (e.ts = a.ts AND e.seq >= a.seq))"
+        f"(e.ts > a.ts OR (e.ts = a.ts AND e.seq >= a.seq)) AND e.ts <= a.ts + {span}"
         if after
-        else "(e.ts < a.ts OR (e.ts = a.ts AND e.seq <= a.seq))"
+        else f"(e.ts < a.ts OR (e.ts = a.ts AND e.seq <= a.seq)) AND e.ts >= a.ts - {span}"
     )
     gap = "0" if query.session_gap_s is None else str(int(query.session_gap_s * 1000))
     ordered_inner = f"ORDER BY ts {direction}, seq {direction}"
