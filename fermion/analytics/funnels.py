@@ -223,22 +223,23 @@ def _fast(runner: Runner, source: Source, query: FunnelQuery, frame: Timeframe) 
             f"s{i} AS (SELECT e.uid, e.ts FROM src e WHERE e.name = {sql.text(step.event)} AND "
             f"{sql.where(step.where)}{extra})"
         )
+    # Attempts still alive after step i-1 look up step i; the others stop at depth i-1 (and skip the join).
     parts.append("a1 AS (SELECT uid, ts AS t1 FROM s1)")
     carried = "t1"
+    stopped = []
     for i in range(2, n + 1):
-        check = "" if limit is None else f" AND raw{i} - t1 <= {limit!r}"
+        within = f"raw{i} IS NOT NULL" + ("" if limit is None else f" AND raw{i} - t1 <= {limit!r}")
         parts.append(
             f"j{i} AS (SELECT a.*, s{i}.ts AS raw{i} FROM a{i - 1} a ASOF LEFT JOIN s{i} "
             f"ON a.uid = s{i}.uid AND s{i}.ts > a.t{i - 1})"
         )
-        parts.append(
-            f"a{i} AS (SELECT uid, {carried}, "
-            f"CASE WHEN raw{i} IS NOT NULL{check} THEN raw{i} END AS t{i} FROM j{i})"
-        )
+        parts.append(f"a{i} AS (SELECT uid, {carried}, raw{i} AS t{i} FROM j{i} WHERE {within})")
+        padding = "".join(f", CAST(NULL AS BIGINT) AS t{k}" for k in range(i, n + 1))
+        stopped.append(f"SELECT uid, {i - 1} AS depth, {carried}{padding} FROM j{i} WHERE NOT ({within})")
         carried += f", t{i}"
-    depth = " + ".join(["1"] + [f"(CASE WHEN t{i} IS NOT NULL THEN 1 ELSE 0 END)" for i in range(2, n + 1)])
     times = ", ".join(f"t{i}" for i in range(1, n + 1))
-    parts.append(f"d AS (SELECT uid, {depth} AS depth, {times} FROM a{n})")
+    stopped.append(f"SELECT uid, {n} AS depth, {times} FROM a{n}")
+    parts.append(f"d AS ({' UNION ALL '.join(stopped)})")
     parts.append(
         "b AS (SELECT uid, max(depth) AS depth, "
         f"arg_min([{times}], ({n + 1} - depth) * 10000000000000 + t1) AS ts "
