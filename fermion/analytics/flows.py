@@ -2,9 +2,9 @@
 
 Each user's path starts at their first anchor event in the range and follows their next events in time order
 (or their previous ones, for ``before``), up to ``max_steps`` nodes and ``max_span_s`` from the anchor. A gap
-longer than ``session_gap_s`` ends the path; consecutive repeats collapse into one node when ``collapse_repeats``; excluded events are
-skipped. Nodes and edges count distinct users; each edge carries the average time between its two nodes, and
-each node the users whose path ends there (drop-off).
+longer than ``session_gap_s`` ends the path; consecutive repeats collapse into one node when
+``collapse_repeats``; excluded events are skipped. Nodes and edges count distinct users; each edge carries the
+average time between its two nodes, and each node the users whose path ends there (drop-off).
 """
 
 from __future__ import annotations
