@@ -136,6 +136,23 @@ def test_saved_analyses_and_dashboards(
         "results"
     ]
     assert results[0]["result"]["series"][0]["total"] == 1.0
+    viewers = {"series": [{"event": "view", "measure": "users"}], "date_range": DAY_RANGE, "interval": "full"}
+    changed = client.put(
+        url(workspace_id, f"saved/{analysis_id}"),
+        json={"name": "Viewers", "definition": viewers},
+        headers=bearer,
+    )
+    assert changed.json()["name"] == "Viewers"
+    rerun = client.post(
+        url(workspace_id, f"saved/{analysis_id}/run"), params={"format": "csv"}, headers=bearer
+    )
+    assert rerun.text.splitlines()[1].endswith(",2.0")
+    bad = client.put(
+        url(workspace_id, f"saved/{analysis_id}"),
+        json={"name": "x", "definition": {"series": []}},
+        headers=bearer,
+    )
+    assert bad.status_code == 400 and "series" in bad.json()["errors"][0]["message"]
     assert client.delete(url(workspace_id, f"saved/{analysis_id}"), headers=bearer).status_code == 204
     assert client.post(url(workspace_id, f"saved/{analysis_id}/run"), headers=bearer).status_code == 404
 
