@@ -167,6 +167,9 @@ class SegmentationQuery(TimeSettings):
 class FunnelStep(EventRow):
     event: str = Field(min_length=1)
     name: str | None = None
+    optional: bool = Field(
+        False, description="Multi-path: a step users may skip (at most 4; not first or last)."
+    )
 
 
 class Exclusion(EventRow):
@@ -218,6 +221,14 @@ class FunnelQuery(TimeSettings):
             raise ValueError("breakdown.step is beyond the last step")
         if self.order == "unordered" and self.exclusions:
             raise ValueError("exclusions are not supported with order unordered")
+        optional = [i for i, s in enumerate(self.steps) if s.optional]
+        if optional:
+            if len(optional) > 4 or optional[0] == 0 or optional[-1] == n - 1:
+                raise ValueError("steps: at most 4 optional steps, neither the first nor the last")
+            if self.exclusions or self.breakdown is not None or self.order == "unordered":
+                raise ValueError(
+                    "steps: optional steps do not combine with exclusions, breakdown or unordered"
+                )
         return self
 
 

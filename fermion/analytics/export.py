@@ -34,6 +34,11 @@ def _rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
         ]
         groups = result.get("groups") or [{"group": "", "steps": result["steps"]}]
         rows = [[g["group"], *(step[c] for c in columns)] for g in groups for step in g["steps"]]
+        for path in result.get("paths", []):
+            for mode in ("inclusive", "exclusive"):
+                label = f"path {'-'.join(str(s) for s in path['steps'])} {mode}"
+                for step, count in zip(path["steps"], path[mode]["counts"], strict=True):
+                    rows.append([label, step, "", count, "", "", "", "", ""])
         for point in result.get("over_time", []):
             rows.append([f"entered {point['bucket']}", 1, "entered", point["entered"], "", "", "", "", ""])
             rows.append(

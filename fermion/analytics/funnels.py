@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from itertools import combinations
 from typing import Any
 
-from fermion.analytics.definitions import FunnelQuery
+from fermion.analytics.definitions import Exclusion, FunnelQuery
 from fermion.analytics.dialect import Sql
 from fermion.analytics.funnel_kernel import INFINITE, Ev, Outcome, Rules, evaluate_unit
 from fermion.analytics.runner import Runner
@@ -265,10 +266,49 @@ def _fast(runner: Runner, source: Source, query: FunnelQuery, frame: Timeframe) 
     return result
 
 
+def _multipath(runner: Runner, workspace_id: int, query: FunnelQuery, force_kernel: bool) -> dict[str, Any]:
+    """Optional steps: the required steps as the funnel, and one funnel per combination of optional steps.
+
+    A path is counted inclusively (users who did its steps) and exclusively (who also did none of the
+    optional steps off the path between entering and converting: those act as whole-funnel exclusions).
+    """
+    optional = [i for i, s in enumerate(query.steps) if s.optional]
+
+    def plain(taken: tuple[int, ...], exclusive: bool) -> FunnelQuery:
+        kept = [
+            s.model_copy(update={"optional": False})
+            for i, s in enumerate(query.steps)
+            if not s.optional or i in taken
+        ]
+        exclusions = [
+            Exclusion(event=query.steps[i].event, where=query.steps[i].where, from_step=1, to_step=len(kept))
+            for i in optional
+            if exclusive and i not in taken
+        ]
+        return query.model_copy(update={"steps": kept, "exclusions": exclusions})
+
+    result = run_funnel(runner, workspace_id, plain((), False), force_kernel)
+    paths = []
+    for size in range(len(optional) + 1):
+        for taken in combinations(optional, size):
+            numbers = [i + 1 for i, s in enumerate(query.steps) if not s.optional or i in taken]
+            entry: dict[str, Any] = {"steps": numbers}
+            for mode in ("inclusive", "exclusive"):
+                path = run_funnel(runner, workspace_id, plain(taken, mode == "exclusive"), force_kernel)
+                entry[mode] = {
+                    "counts": [s["count"] for s in path["steps"]],
+                    "conversion_rate": path["total_conversion_rate"],
+                }
+            paths.append(entry)
+    return {**result, "paths": paths}
+
+
 def run_funnel(
     runner: Runner, workspace_id: int, query: FunnelQuery, force_kernel: bool = False
 ) -> dict[str, Any]:
     """The funnel's steps (and groups, and conversion over time), as a JSON-ready dict."""
+    if any(s.optional for s in query.steps):
+        return _multipath(runner, workspace_id, query, force_kernel)
     frame = Timeframe.of(
         query, runner.now_ms(), margin_ms=_reach_ms(query, Timeframe.of(query, runner.now_ms())) or 0
     )

@@ -157,3 +157,27 @@ def test_conversion_over_time_counts_a_user_in_each_entry_interval(runner: Runne
 def test_invalid_definitions_name_the_field(definition: dict[str, Any], field: str) -> None:
     with pytest.raises(BadRequest, match=field):
         parse_definition("funnel", definition)
+
+
+def test_optional_steps_give_one_path_per_combination(runner: Runner, load: Load) -> None:
+    load(
+        journeys(
+            {
+                1: [("A", T0), ("B", T0 + HOUR), ("C", T0 + 2 * HOUR)],
+                2: [("A", T0), ("C", T0 + HOUR)],
+                3: [("A", T0)],
+            }
+        )
+    )
+    result = funnel(runner, steps=[{"event": "A"}, {"event": "B", "optional": True}, {"event": "C"}])
+    assert counts(result) == [3, 2]
+    paths = {tuple(p["steps"]): p for p in result["paths"]}
+    assert paths[(1, 3)]["inclusive"]["counts"] == [3, 2]
+    assert paths[(1, 3)]["exclusive"]["counts"] == [2, 1]
+    assert paths[(1, 2, 3)]["inclusive"]["counts"] == [3, 1, 1]
+    assert paths[(1, 2, 3)]["exclusive"]["counts"] == [3, 1, 1]
+
+
+def test_optional_steps_are_never_first_or_last() -> None:
+    with pytest.raises(BadRequest, match="optional"):
+        parse_definition("funnel", {"steps": [{"event": "A", "optional": True}, {"event": "B"}]})
