@@ -111,7 +111,9 @@ class Runtime:
         """Runs analyses on this process's event store (through the worker process that holds DuckDB)."""
         dialect = "duckdb" if self.settings.resolved_event_store_url().startswith("duckdb") else "postgres"
         reads = self.event_reads()
-        return Runner(reads, dialect, self.clock, self.settings.analytics_timeout_s)
+        return Runner(
+            reads, dialect, self.clock, self.settings.analytics_timeout_s, self.profiles.attribute_values
+        )
 
     def new_worker(self, worker_id: str | None = None) -> Worker:
         """A pipeline worker on this process's stores."""

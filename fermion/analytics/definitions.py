@@ -35,6 +35,7 @@ Operator = Literal[
 ]
 Interval = Literal["hour", "day", "week", "month", "full"]
 Measure = Literal["total", "users", "sum", "avg", "min", "max", "median", "p75", "p90", "p95", "p99"]
+Scope = Literal["event", "user"]
 BUILTIN_PROPERTIES = ("event_name", "event_type", "environment", "session_id", "input_id")
 
 
@@ -46,6 +47,7 @@ class Condition(Strict):
     """One test of an event property: ``data.custom_attributes.<property>``, or a built-in column."""
 
     property: str = Field(min_length=1, description=f"Custom attribute name, or one of {BUILTIN_PROPERTIES}.")
+    scope: Scope = Field("event", description="`event`: the event's property; `user`: the user's attribute.")
     operator: Operator = Field(description="PostHog's operator names; `icontains` is case-insensitive.")
     value: Any = Field(None, description="A value; a list for in/not_in, [low, high] for between.")
 
@@ -150,6 +152,7 @@ class Formula(Strict):
 
 class GroupBy(Strict):
     property: str
+    scope: Scope = "event"
     limit: int = Field(25, ge=1, le=1000, description="Top groups kept; the rest are summed as 'Other'.")
 
 
@@ -188,6 +191,7 @@ class Window(Strict):
 
 class Breakdown(Strict):
     property: str
+    scope: Scope = "event"
     attribution: Literal["first_touch", "last_touch", "step"] = "first_touch"
     step: int = Field(1, ge=1, description="attribution step: the step whose event carries the value.")
     limit: int = Field(25, ge=1, le=1000)

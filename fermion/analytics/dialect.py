@@ -6,6 +6,8 @@ Queries are built as text with bound parameters; the few spellings that differ b
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 from fermion.analytics.definitions import BUILTIN_PROPERTIES, Condition, FilterGroup
@@ -17,11 +19,13 @@ DIALECTS = ("duckdb", "postgres")
 class Sql:
     """Bound parameters of one statement, and the dialect's spellings."""
 
-    def __init__(self, dialect: str) -> None:
+    def __init__(self, dialect: str, user_values: Callable[[str], dict[int, Any]] | None = None) -> None:
         if dialect not in DIALECTS:
             raise BadRequest(f"Unsupported event store dialect {dialect!r}")
         self.dialect = dialect
         self.params: dict[str, Any] = {}
+        self._user_values = user_values
+        self._user_tables: dict[str, str] = {}
 
     def bind(self, value: Any) -> str:
         """A named placeholder bound to ``value`` (named, so that SQL text may repeat it in any order)."""
@@ -37,8 +41,36 @@ class Sql:
             else f"{self.bind(value)}::text"
         )
 
-    def prop(self, name: str, alias: str = "") -> str:
+    def user_prop(self, name: str, alias: str = "") -> str:
+        """SQL: the current user's attribute ``name`` as text (NULL when missing), from the profile store.
+
+        The profiles live in the state store, not beside the events: their values are bound as two arrays
+        (MPIDs, values) and looked up per event by its user.
+        """
+        if self._user_values is None:
+            raise BadRequest(f"where.{name}: user properties need the profile store")
+        if name not in self._user_tables:
+            values = self._user_values(name)
+            ids = self.bind(list(values))
+            texts = self.bind(
+                [_as_text(v) if not isinstance(v, list) else json.dumps(v) for v in values.values()]
+            )
+            if self.dialect == "duckdb":
+                table = f"(SELECT unnest(CAST({ids} AS BIGINT[])), unnest(CAST({texts} AS VARCHAR[])))"
+            else:
+                table = f"unnest(CAST({ids} AS BIGINT[]), CAST({texts} AS TEXT[]))"
+            self._user_tables[name] = table
+        column = (
+            f"{alias}.uid" if alias else "uid"
+        )  # unqualified: the events row in scope, as for event properties
+        return (
+            f"(SELECT up.up_v FROM {self._user_tables[name]} AS up (up_uid, up_v) WHERE up.up_uid = {column})"
+        )
+
+    def prop(self, name: str, alias: str = "", scope: str = "event") -> str:
         """SQL: an event property as text (NULL when missing): a built-in column or a custom attribute."""
+        if scope == "user":
+            return self.user_prop(name, alias)
         column = f"{alias}." if alias else ""
         if name in BUILTIN_PROPERTIES:  # the events CTE calls event_name "name"
             return f"CAST({column}{'name' if name == 'event_name' else name} AS VARCHAR)"
@@ -68,7 +100,7 @@ class Sql:
 
     def condition(self, condition: Condition) -> str:
         """SQL: one where-condition on the current event row."""
-        value_sql = self.prop(condition.property)
+        value_sql = self.prop(condition.property, scope=condition.scope)
         op, value = condition.operator, condition.value
         if op == "is_set":
             return f"({value_sql} IS NOT NULL)"

@@ -73,7 +73,11 @@ def _fetch(runner: Runner, source: Source, query: FunnelQuery, frame: Timeframe)
     exclusions = [f"(e.name = {sql.text(x.event)} AND {sql.where(x.where)})" for x in query.exclusions]
     flags = [f"CASE WHEN {c} THEN 1 ELSE 0 END" for c in steps + exclusions]
     tracking = [f"{sql.prop(p, 'e')}" for p in query.tracking_properties]
-    value = "CAST(NULL AS VARCHAR)" if query.breakdown is None else sql.prop(query.breakdown.property, "e")
+    value = (
+        "CAST(NULL AS VARCHAR)"
+        if query.breakdown is None
+        else sql.prop(query.breakdown.property, "e", query.breakdown.scope)
+    )
     keep = "TRUE" if query.order == "strict" else " OR ".join(steps + exclusions)
     columns = ", ".join(["e.uid", "e.ts", value, *tracking, *flags])
     order = "e.uid, " + "".join(f"{t}, " for t in tracking) + "e.ts, e.seq"

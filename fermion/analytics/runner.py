@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fermion.analytics.dialect import Sql
@@ -26,17 +27,24 @@ class Runner:
     dialect: str
     clock: Clock
     timeout_s: float = 30.0
+    user_values: Callable[[int, str], dict[int, Any]] | None = None  # (workspace, attribute) → {MPID: value}
+    _workspace_id: int | None = field(default=None, repr=False)
 
     def sql(self) -> Sql:
-        """A fresh statement builder in this store's dialect."""
-        return Sql(self.dialect)
+        """A fresh statement builder in this store's dialect (user properties of the current workspace)."""
+        lookup = self.user_values
+        workspace = self._workspace_id
+        if lookup is None or workspace is None:
+            return Sql(self.dialect)
+        return Sql(self.dialect, lambda name: lookup(workspace, name))
 
     def run(self, sql: Sql, text: str) -> list[tuple[Any, ...]]:
         """Rows of ``text`` with ``sql``'s parameters."""
         return self.events.query(text, dict(sql.params), self.timeout_s)
 
     def source(self, workspace_id: int) -> Source:
-        """The workspace's events with aliased users resolved."""
+        """The workspace's events with aliased users resolved; later statements read its user properties."""
+        self._workspace_id = workspace_id
         return Source.load(self.run, self.dialect, workspace_id)
 
     def now_ms(self) -> int:

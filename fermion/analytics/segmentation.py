@@ -61,7 +61,7 @@ def _aggregate(sql: Sql, series: Series) -> str:
 def _group_sql(sql: Sql, query: SegmentationQuery, grouping: list[str] | None) -> str:
     if query.group_by is None:
         return "CAST(NULL AS VARCHAR)"
-    raw = f"coalesce({sql.prop(query.group_by.property, 'e')}, {sql.text(NOT_DEFINED)})"
+    raw = f"coalesce({sql.prop(query.group_by.property, 'e', query.group_by.scope)}, {sql.text(NOT_DEFINED)})"
     if grouping is None:
         return raw
     kept = ", ".join(sql.text(g) for g in grouping) or sql.text(OTHER)

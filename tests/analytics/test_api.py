@@ -43,9 +43,10 @@ def shop(client: TestClient, auth: dict[str, str], runtime: Runtime) -> None:
         auth,
         runtime,
         make_batch(
-            [event("view", 0, plan="pro"), event("buy", 1000, amount="10"), event("buy", 2000, amount="5")]
+            [event("view", 0, plan="pro"), event("buy", 1000, amount="10"), event("buy", 2000, amount="5")],
+            user_attributes={"tier": "gold"},
         ),
-        make_batch([event("view", 0, plan="free")]),
+        make_batch([event("view", 0, plan="free")], user_attributes={"tier": "silver"}),
         make_batch([event("search", 0)]),
     )
 
@@ -203,3 +204,26 @@ def test_tokens_and_workspaces_are_checked(
     other = runtime.tenancy.create_workspace("other")
     response = client.post(url(other.id, "segmentation"), json=body, headers=bearer)
     assert response.status_code == 403
+
+
+def test_user_properties_come_from_the_profiles(
+    client: TestClient, bearer: dict[str, str], workspace_id: int, shop: None
+) -> None:
+    gold = {"conditions": [{"property": "tier", "scope": "user", "operator": "exact", "value": "gold"}]}
+    seg = client.post(
+        url(workspace_id, "segmentation"),
+        json={"series": [{"event": "view", "where": gold}], "date_range": DAY_RANGE, "interval": "full"},
+        headers=bearer,
+    )
+    assert seg.json()["series"][0]["total"] == 1.0
+    funnel = client.post(
+        url(workspace_id, "funnel"),
+        json={
+            "steps": [{"event": "view"}, {"event": "buy"}],
+            "breakdown": {"property": "tier", "scope": "user"},
+            "date_range": DAY_RANGE,
+        },
+        headers=bearer,
+    )
+    groups = {g["group"]: [s["count"] for s in g["steps"]] for g in funnel.json()["groups"]}
+    assert groups == {"gold": [1, 1], "silver": [1, 0]}

@@ -258,3 +258,38 @@ def test_without_totals_buckets_stay_and_groups_rank_by_their_sum(runner: Runner
     ]
     assert {s["group"] for s in bare["series"]} == {"a", "b", "Other"}
     assert all(s["total"] is None for s in bare["series"])
+
+
+def test_user_properties_filter_and_group_from_the_profile_store(store: Any, load: Load) -> None:
+    from fermion.clock import FrozenClock
+    from tests.analytics.conftest import NOW
+
+    tiers = {1: "gold", 2: "silver", 3: True}
+    runner = Runner(
+        store, store.dialect, FrozenClock(NOW), user_values=lambda ws, name: tiers if name == "tier" else {}
+    )
+    load(journeys({1: [("buy", T0)], 2: [("buy", T0), ("buy", T0 + 1)], 3: [("buy", T0)], 4: [("buy", T0)]}))
+    gold = segment(
+        runner,
+        series=[
+            {
+                "event": "buy",
+                "where": {
+                    "conditions": [
+                        {"property": "tier", "scope": "user", "operator": "exact", "value": "gold"}
+                    ]
+                },
+            }
+        ],
+        interval="full",
+    )
+    assert series(gold)["total"] == 1.0
+    grouped = segment(
+        runner, series=[{"event": "buy"}], interval="full", group_by={"property": "tier", "scope": "user"}
+    )
+    assert {s["group"]: s["total"] for s in grouped["series"]} == {
+        "gold": 1.0,
+        "silver": 2.0,
+        "true": 1.0,
+        "(not defined)": 1.0,
+    }
