@@ -7,6 +7,7 @@ field, so the HTTP API and the CLI report the same message.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -63,6 +64,11 @@ class Condition(Strict):
             raise ValueError(f"operator {self.operator} needs [low, high]")
         if self.operator in ("in", "not_in") and (not isinstance(self.value, list) or not self.value):
             raise ValueError(f"operator {self.operator} needs a non-empty list")
+        if self.operator in ("regex", "not_regex"):
+            try:
+                re.compile(str(self.value))
+            except re.error as error:
+                raise ValueError(f"invalid regular expression: {error}") from None
         return self
 
 

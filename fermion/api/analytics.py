@@ -199,6 +199,11 @@ def analytics_router(runtime: Runtime) -> APIRouter:
         """The workspace's dashboards."""
         return [_dashboard(d) for d in runtime.saved_analyses.dashboards(workspace_id)]
 
+    @router.get(f"{PREFIX}/dashboards/{{dashboard_id}}", response_model=DashboardBody, responses=responses)
+    def get_dashboard(dashboard_id: int, workspace_id: int = Depends(workspace)) -> DashboardBody:
+        """One dashboard."""
+        return _dashboard(runtime.saved_analyses.dashboard(workspace_id, dashboard_id))
+
     @router.post(f"{PREFIX}/dashboards/{{dashboard_id}}/run", responses=responses)
     def run_dashboard(dashboard_id: int, workspace_id: int = Depends(workspace)) -> dict[str, Any]:
         """Run every analysis of a dashboard: ``{"dashboard", "results": [{"analysis", "result"}]}``."""

@@ -133,6 +133,11 @@ def test_saved_analyses_and_dashboards(
     board = client.post(
         url(workspace_id, "dashboards"), json={"name": "Sales", "analysis_ids": [analysis_id]}, headers=bearer
     )
+    shown = client.get(url(workspace_id, f"dashboards/{board.json()['id']}"), headers=bearer).json()
+    assert (shown["name"], shown["analysis_ids"]) == ("Sales", [analysis_id])
+    assert [d["id"] for d in client.get(url(workspace_id, "dashboards"), headers=bearer).json()] == [
+        shown["id"]
+    ]
     results = client.post(url(workspace_id, f"dashboards/{board.json()['id']}/run"), headers=bearer).json()[
         "results"
     ]
@@ -163,6 +168,17 @@ def test_saved_analyses_and_dashboards(
     [
         ({"steps": []}, "steps"),
         ({"steps": [{"event": "a"}], "window": {"kind": "whole_funnel", "seconds": -5}}, "window.seconds"),
+        (
+            {
+                "steps": [
+                    {
+                        "event": "a",
+                        "where": {"conditions": [{"property": "p", "operator": "regex", "value": "("}]},
+                    }
+                ]
+            },
+            "regular expression",
+        ),
         (
             {
                 "steps": [
@@ -227,3 +243,18 @@ def test_user_properties_come_from_the_profiles(
     )
     groups = {g["group"]: [s["count"] for s in g["steps"]] for g in funnel.json()["groups"]}
     assert groups == {"gold": [1, 1], "silver": [1, 0]}
+
+
+def test_the_analytics_api_is_documented_in_openapi(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    for kind, schema in [
+        ("segmentation", "SegmentationQuery"),
+        ("funnel", "FunnelQuery"),
+        ("retention", "RetentionQuery"),
+        ("flows", "FlowsQuery"),
+    ]:
+        operation = spec["paths"][f"/analytics/v1/workspaces/{{workspace_id}}/{kind}"]["post"]
+        body = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert body == {"$ref": f"#/components/schemas/{schema}"}
+        assert {"400", "401", "403", "504"} <= set(operation["responses"])
+    assert "operator" in spec["components"]["schemas"]["Condition"]["properties"]
