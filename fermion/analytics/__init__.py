@@ -20,13 +20,14 @@ from fermion.analytics.export import to_csv
 from fermion.analytics.flows import run_flows
 from fermion.analytics.funnels import run_funnel
 from fermion.analytics.retention import run_retention
-from fermion.analytics.runner import QueryableEvents, Runner
+from fermion.analytics.runner import Deadline, QueryableEvents, Runner
 from fermion.analytics.saved import Dashboard, SavedAnalyses, SavedAnalysis
 from fermion.analytics.segmentation import run_segmentation
 
 __all__ = [
     "KINDS",
     "Dashboard",
+    "Deadline",
     "FlowsQuery",
     "FunnelQuery",
     "Query",

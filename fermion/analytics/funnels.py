@@ -17,7 +17,7 @@ from typing import Any
 from fermion.analytics.definitions import Exclusion, FunnelQuery
 from fermion.analytics.dialect import Sql
 from fermion.analytics.funnel_kernel import INFINITE, Ev, Outcome, Rules, evaluate_unit
-from fermion.analytics.runner import Runner
+from fermion.analytics.runner import Deadline, Runner
 from fermion.analytics.segmentation import NOT_DEFINED, OTHER
 from fermion.analytics.source import Source
 from fermion.analytics.timeframe import Timeframe
@@ -117,12 +117,12 @@ def _best(outcomes: list[Outcome]) -> Outcome | None:
 
 
 def _labelled_outcomes(
-    query: FunnelQuery, rules: Rules, units: dict[tuple[Any, ...], list[Ev]]
+    query: FunnelQuery, rules: Rules, units: dict[tuple[Any, ...], list[Ev]], deadline: Deadline
 ) -> list[tuple[str | None, Outcome]]:
     """(group, outcome) per counted unit; a unit may fall in several groups with step attribution."""
     labelled: list[tuple[tuple[Any, ...], str | None, Outcome]] = []
     breakdown = query.breakdown
-    for key, events in units.items():
+    for key, events in deadline.watch(units.items()):
         if breakdown is None or breakdown.attribution != "step":
             outcome = evaluate_unit(rules, events)
             if outcome is None:
@@ -331,7 +331,8 @@ def run_funnel(
         return {**head, **_fast(runner, source, query, frame)}
     rules = rules_of(query, frame)
     units = _units(query, _fetch(runner, source, query, frame))
-    labelled = _labelled_outcomes(query, rules, units)
+    deadline = runner.deadline()
+    labelled = _labelled_outcomes(query, rules, units, deadline)
     result: dict[str, Any] = {**head, **_aggregate(query, [o for _, o in labelled])}
     if query.breakdown is not None:
         firsts: dict[str, int] = defaultdict(int)
@@ -345,12 +346,16 @@ def run_funnel(
         order = [g for g in ranked if g in kept] + ([OTHER] if OTHER in grouped and OTHER not in kept else [])
         result["groups"] = [{"group": g, **_aggregate(query, grouped[g])} for g in order]
     if query.over_time is not None:
-        result["over_time"] = _over_time(query, frame, rules, units)
+        result["over_time"] = _over_time(query, frame, rules, units, deadline)
     return result
 
 
 def _over_time(
-    query: FunnelQuery, frame: Timeframe, rules: Rules, units: dict[tuple[Any, ...], list[Ev]]
+    query: FunnelQuery,
+    frame: Timeframe,
+    rules: Rules,
+    units: dict[tuple[Any, ...], list[Ev]],
+    deadline: Deadline,
 ) -> list[dict[str, Any]]:
     """Per entry interval: users who entered in it, and those of them whose attempt from it converted."""
     interval = query.over_time or "day"
@@ -358,7 +363,7 @@ def _over_time(
     entered: dict[int, int] = defaultdict(int)
     converted: dict[int, int] = defaultdict(int)
     n = len(query.steps)
-    for events in units.values():
+    for events in deadline.watch(units.values()):
         buckets = sorted(
             {
                 frame.key_of(e.ts, interval)

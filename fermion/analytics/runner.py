@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from fermion.analytics.dialect import Sql
 from fermion.analytics.source import Source
 from fermion.clock import Clock
+from fermion.events import QueryTimeout
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The time limit of an analysis for the work done in Python (SQL has the store's own limit)."""
+
+    timeout_s: float
+    started: float = field(default_factory=time.monotonic)
+
+    def watch(self, items: Iterable[T], every: int = 1000) -> Iterator[T]:
+        """``items``, raising ``QueryTimeout`` once the limit has passed (checked every ``every`` items)."""
+        for count, item in enumerate(items):
+            if self.timeout_s > 0 and count % every == 0 and time.monotonic() - self.started > self.timeout_s:
+                raise QueryTimeout(f"The query ran longer than {self.timeout_s:g} s and was stopped.")
+            yield item
 
 
 class QueryableEvents(Protocol):
@@ -46,6 +65,10 @@ class Runner:
         """The workspace's events with aliased users resolved; later statements read its user properties."""
         self._workspace_id = workspace_id
         return Source.load(self.run, self.dialect, workspace_id)
+
+    def deadline(self) -> Deadline:
+        """A deadline of this runner's timeout, starting now."""
+        return Deadline(self.timeout_s)
 
     def now_ms(self) -> int:
         return self.clock.now_ms()

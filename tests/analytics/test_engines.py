@@ -122,3 +122,13 @@ def test_queries_reach_a_store_held_by_another_process_over_the_socket(tmp_path:
         client.close()
         server.stop()
         store.close()
+
+
+def test_work_in_python_is_bounded_by_the_same_timeout() -> None:
+    import time
+
+    from fermion.analytics import Deadline
+
+    assert list(Deadline(0).watch(range(3))) == [0, 1, 2]
+    with pytest.raises(QueryTimeout):
+        list(Deadline(0.5, started=time.monotonic() - 1).watch(range(3)))
