@@ -5,7 +5,11 @@ embedded DuckDB event store file (one SQL statement, not through HTTP), then tim
 same path the API uses (definitions → SQL → the store's read-only ``query``). Sizes: 1M and 10M events
 (``--quick``: 1M only). Prints one JSON object as its last line (DESIGN.md §8).
 
-    python bench/analytics.py [--quick] [--sizes 1000000,10000000] [--repeat 3]
+    python bench/analytics.py [--quick] [--sizes 1000000,10000000] [--repeat 3] [--postgres-users 10000]
+
+With ``--postgres-users N``, the events of N users of the 1M set also go into a small DuckDB store and a
+PostgreSQL schema; every analysis runs on both, and ``machine.postgres_comparison`` says whether the results
+are identical and how long each engine took.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from fermion.analytics import Runner, parse_definition, run_query  # noqa: E402
 from fermion.clock import FrozenClock  # noqa: E402
-from fermion.events import open_event_store  # noqa: E402
+from fermion.events import COLUMNS, open_event_store  # noqa: E402
 
+PG_URL = os.environ.get("FERMION_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 DAY_MS = 86_400_000
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 DAYS = 90
@@ -111,15 +116,16 @@ def generate(path: Path, events: int) -> float:
     return time.perf_counter() - started
 
 
-def time_analyses(path: Path, repeat: int) -> dict[str, float]:
-    """Median seconds of each analysis over ``repeat`` runs (after one warm-up run)."""
-    store = open_event_store(f"duckdb:///{path}")
+def time_analyses(url: str, repeat: int) -> tuple[dict[str, float], dict[str, Any]]:
+    """Median seconds of each analysis over ``repeat`` runs (after one warm-up run), and the results."""
+    store = open_event_store(url)
     runner = Runner(store, store.dialect, FrozenClock(NOW), timeout_s=0)
     figures: dict[str, float] = {}
+    results: dict[str, Any] = {}
     try:
         for figure, (kind, definition) in ANALYSES.items():
             query = parse_definition(kind, definition)
-            run_query(runner, 1, query)
+            results[figure] = run_query(runner, 1, query)
             runs = []
             for _ in range(repeat):
                 started = time.perf_counter()
@@ -129,7 +135,48 @@ def time_analyses(path: Path, repeat: int) -> dict[str, float]:
             print(f"  {figure}: {figures[figure]} s (runs {[round(r, 3) for r in runs]})", file=sys.stderr)
     finally:
         store.close()
-    return figures
+    return figures, results
+
+
+def postgres_subset(source: Path, folder: Path, users: int, url: str) -> tuple[str, str, int]:
+    """The events of the first ``users`` users of ``source`` in a new DuckDB file and PostgreSQL schema."""
+    import duckdb
+    import psycopg
+
+    subset = folder / f"events-{users}-users.duckdb"
+    subset.unlink(missing_ok=True)
+    open_event_store(f"duckdb:///{subset}").close()
+    columns = ", ".join(COLUMNS)
+    con = duckdb.connect(str(subset))
+    con.execute("SET enable_progress_bar = false")
+    con.execute(f"ATTACH '{source}' AS src (READ_ONLY)")
+    con.execute(
+        f"INSERT INTO events ({columns}) SELECT {columns} FROM src.events WHERE mpid <= {users} ORDER BY seq"
+    )
+    table = con.execute(f"SELECT {columns} FROM events ORDER BY seq").to_arrow_table()
+    con.close()
+    schema = f"bench_analytics_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as pg:
+        pg.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        pg.execute(f"CREATE SCHEMA {schema}")
+    schema_url = f"{url}?options=-csearch_path%3D{schema}"
+    open_event_store(schema_url).close()
+    with (
+        psycopg.connect(schema_url) as pg,
+        pg.cursor() as cur,
+        cur.copy(f"COPY events ({columns}) FROM STDIN") as copy,
+    ):
+        for row in zip(*(table.column(c).to_pylist() for c in COLUMNS), strict=True):
+            copy.write_row(row)
+    return f"duckdb:///{subset}", schema_url, table.num_rows
+
+
+def drop_schema(url: str, schema_url: str) -> None:
+    import psycopg
+
+    schema = schema_url.rsplit("%3D", 1)[1]
+    with psycopg.connect(url, autocommit=True) as pg:
+        pg.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def main() -> None:
@@ -138,6 +185,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="", help="Comma-separated event counts (default 1M,10M).")
     parser.add_argument("--repeat", type=int, default=3, help="Timed runs per analysis (median reported).")
     parser.add_argument("--keep", default="", help="Directory to keep the generated stores in.")
+    parser.add_argument(
+        "--postgres-users",
+        type=int,
+        default=0,
+        help="Also load this many users' events (from the 1M set) into DuckDB and PostgreSQL and compare.",
+    )
+    parser.add_argument("--postgres-url", default=PG_URL, help="PostgreSQL for --postgres-users.")
     args = parser.parse_args()
     sizes = (
         [int(s) for s in args.sizes.split(",")]
@@ -148,6 +202,7 @@ def main() -> None:
     )
     figures: dict[str, float] = {}
     generated: dict[str, float] = {}
+    comparison: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="fermion-bench-analytics-") as scratch:
         folder = Path(args.keep or scratch)
         folder.mkdir(parents=True, exist_ok=True)
@@ -157,8 +212,23 @@ def main() -> None:
             if not path.exists():
                 generated[label] = round(generate(path, size), 1)
                 print(f"generated {size} events in {generated[label]} s", file=sys.stderr)
-            for name, value in time_analyses(path, args.repeat).items():
+            timed, _ = time_analyses(f"duckdb:///{path}", args.repeat)
+            for name, value in timed.items():
                 figures[f"{name}_{label}"] = value
+        if args.postgres_users:
+            first = folder / f"events-{sizes[0] // 1_000_000}m.duckdb"
+            duck_url, pg_url, count = postgres_subset(first, folder, args.postgres_users, args.postgres_url)
+            try:
+                duck_figures, duck_results = time_analyses(duck_url, args.repeat)
+                pg_figures, pg_results = time_analyses(pg_url, args.repeat)
+            finally:
+                drop_schema(args.postgres_url, pg_url)
+            comparison = {
+                "events": count,
+                "identical": {name: duck_results[name] == pg_results[name] for name in ANALYSES},
+                "duckdb_s": duck_figures,
+                "postgres_s": pg_figures,
+            }
     print(
         json.dumps(
             {
@@ -175,6 +245,7 @@ def main() -> None:
                     "days": DAYS,
                     "repeat": args.repeat,
                     "generate_s": generated,
+                    "postgres_comparison": comparison,
                 },
             }
         )

@@ -51,9 +51,11 @@ def run_retention(runner: Runner, workspace_id: int, query: RetentionQuery) -> d
         activity = grouped.replace("{where}", "")
     to_ms = sql.bind(frame.to_ms)
     if query.mode == "first_time":
-        earlier = f"SELECT e.uid FROM src e WHERE e.ts < {sql.bind(frame.from_ms)} AND {start}"
+        earlier = (
+            f"SELECT 1 FROM src e WHERE e.uid = acts.uid AND e.ts < {sql.bind(frame.from_ms)} AND {start}"
+        )
         cohorts = (
-            f"cohorts AS (SELECT uid, min(k) AS c FROM acts WHERE s = 1 AND uid NOT IN ({earlier}) "
+            f"cohorts AS (SELECT uid, min(k) AS c FROM acts WHERE s = 1 AND NOT EXISTS ({earlier}) "
             f"GROUP BY uid HAVING min(fs) < {to_ms})"
         )
     else:
@@ -62,9 +64,12 @@ def run_retention(runner: Runner, workspace_id: int, query: RetentionQuery) -> d
         "cells AS (SELECT co.c, co.uid, a.k - co.c AS k FROM cohorts co JOIN acts a ON a.uid = co.uid "
         f"AND a.r = 1 AND a.k >= co.c AND a.k <= co.c + {int(query.periods)})"
     )
+    # DuckDB keeps the activity once; PostgreSQL plans better with it inlined (a materialized CTE has no
+    # statistics, and the planner picks a nested loop for the join).
+    materialized = "MATERIALIZED" if runner.dialect == "duckdb" else "NOT MATERIALIZED"
     head = (
         f"WITH src AS NOT MATERIALIZED ({src}), m AS NOT MATERIALIZED ({events}), "
-        f"acts AS MATERIALIZED ({activity}), {cohorts}, {cells} "
+        f"acts AS {materialized} ({activity}), {cohorts}, {cells} "
     )
     if query.measure == "bracket":
         filters = ", ".join(

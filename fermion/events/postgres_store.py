@@ -148,6 +148,9 @@ class PostgresEventStore:
         try:
             with con.transaction(), con.cursor() as cur:
                 cur.execute("SET TRANSACTION READ ONLY")
+                # Analytics statements are scans, aggregations and hash joins over CTEs whose row counts the
+                # planner can only guess; a nested loop picked on a low guess turns seconds into minutes.
+                cur.execute("SET LOCAL enable_nestloop = off")
                 if timeout_s > 0:
                     cur.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
                 cur.execute(sql, params)
