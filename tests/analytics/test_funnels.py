@@ -181,3 +181,54 @@ def test_optional_steps_give_one_path_per_combination(runner: Runner, load: Load
 def test_optional_steps_are_never_first_or_last() -> None:
     with pytest.raises(BadRequest, match="optional"):
         parse_definition("funnel", {"steps": [{"event": "A", "optional": True}, {"event": "B"}]})
+
+
+def test_flexible_order_lets_a_step_precede_the_previous_one_by_the_limit(runner: Runner, load: Load) -> None:
+    load(journeys({1: [("B", T0 + 10 * HOUR), ("A", T0 + 10 * HOUR + 5_000)]}))
+    assert counts(funnel(runner, steps=AB)) == [1, 0]
+    assert counts(funnel(runner, steps=AB, order="flexible", flexible_limit_s=10)) == [1, 1]
+    assert counts(funnel(runner, steps=AB, order="flexible", flexible_limit_s=2)) == [1, 0]
+
+
+def test_per_step_windows_limit_each_gap(runner: Runner, load: Load) -> None:
+    load(journeys({1: [("A", T0), ("B", T0 + 2 * HOUR), ("C", T0 + 30 * HOUR)]}))
+    steps = [{"event": "A"}, {"event": "B"}, {"event": "C"}]
+    window = {"kind": "per_step", "per_step_seconds": [3 * 3600, None]}
+    assert counts(funnel(runner, steps=steps, window=window)) == [1, 1, 1]
+    window = {"kind": "per_step", "per_step_seconds": [3600, None]}
+    assert counts(funnel(runner, steps=steps, window=window)) == [1, 0, 0]
+    window = {"kind": "per_step", "per_step_seconds": [3 * 3600, 86_400]}
+    assert counts(funnel(runner, steps=steps, window=window)) == [1, 1, 0]
+
+
+def test_step_attribution_can_put_a_user_in_several_groups(runner: Runner, load: Load) -> None:
+    load(
+        journeys(
+            {
+                1: [
+                    ("A", T0, {"device": "web"}),
+                    ("B", T0 + HOUR, {"device": "ios"}),
+                    ("B", T0 + 2 * HOUR, {"device": "web"}),
+                ]
+            }
+        )
+    )
+    result = funnel(runner, steps=AB, breakdown={"property": "device", "attribution": "step", "step": 2})
+    assert {g["group"]: counts(g) for g in result["groups"]} == {"ios": [1, 1], "web": [1, 1]}
+
+
+def test_pairs_count_each_tracking_value_separately(runner: Runner, load: Load) -> None:
+    load(
+        journeys(
+            {
+                1: [
+                    ("A", T0, {"sid": "s1"}),
+                    ("B", T0 + HOUR, {"sid": "s1"}),
+                    ("A", T0 + DAY, {"sid": "s2"}),
+                    ("B", T0 + DAY + HOUR, {"sid": "s2"}),
+                ]
+            }
+        )
+    )
+    assert counts(funnel(runner, steps=AB, tracking_properties=["sid"])) == [1, 1]
+    assert counts(funnel(runner, steps=AB, tracking_properties=["sid"], count_by="pairs")) == [2, 2]
