@@ -213,6 +213,9 @@ class FunnelQuery(TimeSettings):
     count_by: Literal["users", "pairs"] = "users"
     breakdown: Breakdown | None = None
     over_time: Interval | None = Field(None, description="Conversion over time by entry interval.")
+    time_to_convert_bins: int | None = Field(
+        None, ge=1, le=100, description="A histogram of total conversion times in this many equal bins."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> FunnelQuery:

@@ -201,6 +201,28 @@ def _steps_table(
     }
 
 
+def histogram(
+    bins: int, low_ms: int | None, high_ms: int | None, counts: dict[int, int]
+) -> list[dict[str, Any]]:
+    """Equal-width bins from the fastest to the slowest conversion; ``counts`` by bin index."""
+    if low_ms is None or high_ms is None:
+        return []
+    width = (high_ms - low_ms) / bins
+    return [
+        {
+            "from_s": round((low_ms + i * width) / 1000, 3),
+            "to_s": round((low_ms + (i + 1) * width) / 1000, 3),
+            "users": counts.get(i, 0),
+        }
+        for i in range(bins)
+    ]
+
+
+def _bin(bins: int, low_ms: int, high_ms: int, value_ms: int) -> int:
+    """The bin of ``value_ms`` (integer arithmetic, as the SQL of the single-statement path does)."""
+    return 0 if high_ms == low_ms else min(bins - 1, (value_ms - low_ms) * bins // (high_ms - low_ms))
+
+
 def _aggregate(query: FunnelQuery, outcomes: list[Outcome]) -> dict[str, Any]:
     n = len(query.steps)
     counts = [sum(1 for o in outcomes if o.depth >= k) for k in range(1, n + 1)]
@@ -211,7 +233,16 @@ def _aggregate(query: FunnelQuery, outcomes: list[Outcome]) -> dict[str, Any]:
             gaps[k].append((o.times[k] - o.times[k - 1]) / 1000)
         if o.depth == n and len(o.times) == n and n > 1:
             totals.append((o.times[-1] - o.times[0]) / 1000)
-    return _steps_table(query, counts, gaps, totals)
+    table = _steps_table(query, counts, gaps, totals)
+    bins = query.time_to_convert_bins
+    if bins is not None:
+        spans = [o.times[-1] - o.times[0] for o in outcomes if o.depth == n and len(o.times) == n and n > 1]
+        low, high = (min(spans), max(spans)) if spans else (None, None)
+        binned: dict[int, int] = defaultdict(int)
+        for span in spans:
+            binned[_bin(bins, min(spans), max(spans), span)] += 1
+        table["time_to_convert"] = histogram(bins, low, high, binned)
+    return table
 
 
 def _fast(runner: Runner, source: Source, query: FunnelQuery, frame: Timeframe) -> dict[str, Any]:
@@ -245,8 +276,9 @@ def _fast(runner: Runner, source: Source, query: FunnelQuery, frame: Timeframe) 
     times = ", ".join(f"t{i}" for i in range(1, n + 1))
     stopped.append(f"SELECT uid, {n} AS depth, {times} FROM a{n}")
     parts.append(f"d AS ({' UNION ALL '.join(stopped)})")
+    bins = query.time_to_convert_bins if n > 1 else None
     parts.append(
-        "b AS (SELECT uid, max(depth) AS depth, "
+        f"b AS {'MATERIALIZED ' if bins else ''}(SELECT uid, max(depth) AS depth, "
         f"arg_min([{times}], ({n + 1} - depth) * 10000000000000 + t1) AS ts "
         "FROM d GROUP BY uid)"
     )
@@ -256,8 +288,26 @@ def _fast(runner: Runner, source: Source, query: FunnelQuery, frame: Timeframe) 
         selects += [f"avg({gap}) FILTER (WHERE depth >= {k})", f"median({gap}) FILTER (WHERE depth >= {k})"]
     total = f"(ts[{n}] - ts[1]) / 1000.0"
     selects += [f"avg({total}) FILTER (WHERE depth = {n})", f"median({total}) FILTER (WHERE depth = {n})"]
-    text = "WITH " + ", ".join(parts) + " SELECT " + ", ".join(selects) + " FROM b"
+    tail: list[str] = []
+    histogram_rows: list[dict[str, Any]] = []
+    if bins:
+        parts.append(f"tt AS (SELECT ts[{n}] - ts[1] AS t FROM b WHERE depth = {n})")
+        parts.append("mm AS (SELECT min(t) AS lo, max(t) AS hi FROM tt)")
+        parts.append(
+            "hist AS (SELECT CASE WHEN hi = lo THEN 0 "
+            f"ELSE least({bins - 1}, ((t - lo) * {bins}) // (hi - lo)) END AS i, count(*) AS c "
+            "FROM tt, mm GROUP BY i)"
+        )
+        tail = ["(SELECT lo FROM mm)", "(SELECT hi FROM mm)", "(SELECT list([i, c]) FROM hist)"]
+    text = "WITH " + ", ".join(parts) + " SELECT " + ", ".join(selects + tail) + " FROM b"
     row = runner.run(sql, text)[0]
+    if bins:
+        low, high, pairs = row[-3], row[-2], row[-1]
+        row = row[:-3]
+        binned = {int(i): int(c) for i, c in pairs or []}
+        histogram_rows = histogram(
+            bins, None if low is None else int(low), None if high is None else int(high), binned
+        )
     counts = [int(v) for v in row[:n]]
     result = _steps_table(query, counts, [[] for _ in range(n)], [])
     for k in range(2, n + 1):
@@ -267,6 +317,8 @@ def _fast(runner: Runner, source: Source, query: FunnelQuery, frame: Timeframe) 
     if n > 1:
         result["avg_conversion_time_s"] = None if row[-2] is None else round(float(row[-2]), 3)
         result["median_conversion_time_s"] = None if row[-1] is None else round(float(row[-1]), 3)
+    if query.time_to_convert_bins is not None:
+        result["time_to_convert"] = histogram_rows if bins else []
     return result
 
 

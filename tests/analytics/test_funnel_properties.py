@@ -42,6 +42,7 @@ def test_fast_path_and_kernel_agree_and_counts_never_increase(
             "funnel",
             {
                 "steps": [{"event": name} for name in steps],
+                "time_to_convert_bins": 3,
                 "window": window,
                 "date_range": {"start": "2024-01-01", "end": "2024-01-02"},
             },

@@ -232,3 +232,13 @@ def test_pairs_count_each_tracking_value_separately(runner: Runner, load: Load) 
     )
     assert counts(funnel(runner, steps=AB, tracking_properties=["sid"])) == [1, 1]
     assert counts(funnel(runner, steps=AB, tracking_properties=["sid"], count_by="pairs")) == [2, 2]
+
+
+def test_time_to_convert_histogram(runner: Runner, load: Load) -> None:
+    load(journeys({u: [("A", T0), ("B", T0 + u * HOUR)] for u in range(1, 5)}))
+    result = funnel(runner, steps=AB, time_to_convert_bins=3)
+    assert [(b["from_s"], b["users"]) for b in result["time_to_convert"]] == [
+        (3600, 1),
+        (7200, 1),
+        (10800, 2),
+    ]
