@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from fermion.analytics import Runner, parse_definition, run_retention
-from fermion.events import StoredEvent
-from tests.analytics.conftest import DAY, HOUR, T0, journeys
+from fermion.clock import FrozenClock
+from fermion.events import StoredEvent, open_event_store
+from tests.analytics.conftest import DAY, HOUR, NOW, T0, journeys, stored
 
 Load = Callable[[list[StoredEvent]], None]
 
@@ -66,3 +71,45 @@ def test_weekly_cohorts_mark_periods_that_have_not_ended(runner: Runner, load: L
     values = result["cohorts"][0]["values"]
     assert values[0]["users"] == 3
     assert [v["complete"] for v in values] == [True, True, True, True, False, False, False, False, False]
+
+
+@pytest.mark.parametrize("mode", ["first_time", "recurring"])
+@pytest.mark.parametrize("measure", ["n_day", "unbounded", "bracket"])
+@pytest.mark.parametrize("period", ["day", "week"])
+def test_the_bit_mask_and_the_activity_rows_agree(
+    tmp_path: Path, mode: str, measure: str, period: str
+) -> None:
+    rng = random.Random(f"{mode}{measure}{period}")
+    store = open_event_store(f"duckdb:///{tmp_path / 'e.duckdb'}")
+    try:
+        store.append(
+            [
+                stored(
+                    rng.randint(1, 30),
+                    rng.choice(["signup", "open", "other"]),
+                    T0 + rng.randint(-5 * DAY, 40 * DAY),
+                )
+                for _ in range(400)
+            ]
+        )
+        runner = Runner(store, "duckdb", FrozenClock(NOW), timeout_s=0)
+        query = parse_definition(
+            "retention",
+            {
+                "start": {"event": "signup"},
+                "returning": {"event": "open"},
+                "mode": mode,
+                "measure": measure,
+                "brackets": [[0, 0], [1, 3]] if measure == "bracket" else [],
+                "period": period,
+                "periods": 4,
+                "date_range": {"start": "2024-01-01", "end": "2024-01-20"},
+                "timezone": "Asia/Kolkata",
+            },
+        )
+        bits = run_retention(runner, 1, query)  # type: ignore[arg-type]
+        rows = run_retention(runner, 1, query, force_general=True)  # type: ignore[arg-type]
+        assert bits == rows
+        assert any(c["size"] for c in bits["cohorts"])
+    finally:
+        store.close()
