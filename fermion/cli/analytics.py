@@ -71,6 +71,11 @@ def _pct(value: Any) -> str:
     return "" if value is None else f"{value * 100:.1f}%"
 
 
+def _blank(row: dict[str, Any]) -> dict[str, Any]:
+    """A table row with missing values shown empty rather than as None."""
+    return {k: "" if v is None else v for k, v in row.items()}
+
+
 def _print(result: dict[str, Any], as_json: bool, as_csv: bool) -> None:
     if as_json:
         emit_json(result)
@@ -97,12 +102,12 @@ def _print(result: dict[str, Any], as_json: bool, as_csv: bool) -> None:
                 **{label: s["total"] for label, s in zip(labels, result["series"], strict=True)},
             }
         )
-        emit_table("Segmentation", rows, ["bucket", *labels])
+        emit_table("Segmentation", [_blank(r) for r in rows], ["bucket", *labels])
     elif kind == "funnel":
         for group in result.get("groups") or [{"group": None, "steps": result["steps"]}]:
             rows = [
                 {
-                    **step,
+                    **_blank(step),
                     "conversion_rate": _pct(step["conversion_rate"]),
                     "step_conversion_rate": _pct(step["step_conversion_rate"]),
                 }
@@ -139,7 +144,9 @@ def _print(result: dict[str, Any], as_json: bool, as_csv: bool) -> None:
             rows.append(row)
         emit_table("Retention (* = period not over)", rows, columns)
     else:
-        emit_table("Flows", result["edges"], ["from_depth", "from", "to", "users", "avg_time_s"])
+        emit_table(
+            "Flows", [_blank(e) for e in result["edges"]], ["from_depth", "from", "to", "users", "avg_time_s"]
+        )
         emit_table("Nodes", result["nodes"], ["depth", "event", "users", "drop_off"])
 
 
