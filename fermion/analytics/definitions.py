@@ -209,7 +209,11 @@ class FunnelQuery(TimeSettings):
     flexible_limit_s: float = Field(1.0, gt=0, le=86_400, description="flexible: how far a step may precede.")
     window: Window = Field(default_factory=Window)
     exclusions: list[Exclusion] = Field(default_factory=list)
-    tracking_properties: list[str] = Field(default_factory=list, max_length=3)
+    tracking_properties: list[str | list[str]] = Field(
+        default_factory=list,
+        max_length=3,
+        description="Properties every step must share: a name, or one name per step (each-step mode).",
+    )
     count_by: Literal["users", "pairs"] = "users"
     breakdown: Breakdown | None = None
     over_time: Interval | None = Field(None, description="Conversion over time by entry interval.")
@@ -224,6 +228,9 @@ class FunnelQuery(TimeSettings):
             raise ValueError("window.seconds is required for whole_funnel")
         if self.window.kind == "per_step" and len(self.window.per_step_seconds or []) != n - 1:
             raise ValueError(f"window.per_step_seconds needs {n - 1} entries")
+        for held in self.tracking_properties:
+            if isinstance(held, list) and len(held) != n:
+                raise ValueError(f"tracking_properties: a per-step list needs {n} names, one per step")
         for limit in self.window.per_step_seconds or []:
             if limit is not None and limit < 0:
                 raise ValueError("window.per_step_seconds must not be negative")

@@ -63,6 +63,21 @@ def _fast_path_applies(runner: Runner, query: FunnelQuery) -> bool:
     )
 
 
+def _held(sql: Sql, query: FunnelQuery, held: str | list[str], steps: list[str]) -> str:
+    """SQL: the value of a tracking property on the event; per-step names apply to the step the event matches
+    first (exclusion events take the name of the step they follow)."""
+    if isinstance(held, str):
+        return sql.prop(held, "e")
+    cases = [
+        f"WHEN {condition} THEN {sql.prop(name, 'e')}" for condition, name in zip(steps, held, strict=True)
+    ]
+    cases += [
+        f"WHEN e.name = {sql.text(x.event)} THEN {sql.prop(held[x.from_step - 1], 'e')}"
+        for x in query.exclusions
+    ]
+    return f"(CASE {' '.join(cases)} END)"
+
+
 def _fetch(runner: Runner, source: Source, query: FunnelQuery, frame: Timeframe) -> list[tuple[Any, ...]]:
     sql = runner.sql()
     reach = _reach_ms(query, frame)
@@ -72,7 +87,7 @@ def _fetch(runner: Runner, source: Source, query: FunnelQuery, frame: Timeframe)
     steps = [f"(e.name = {sql.text(s.event)} AND {sql.where(s.where)})" for s in query.steps]
     exclusions = [f"(e.name = {sql.text(x.event)} AND {sql.where(x.where)})" for x in query.exclusions]
     flags = [f"CASE WHEN {c} THEN 1 ELSE 0 END" for c in steps + exclusions]
-    tracking = [f"{sql.prop(p, 'e')}" for p in query.tracking_properties]
+    tracking = [_held(sql, query, held, steps) for held in query.tracking_properties]
     value = (
         "CAST(NULL AS VARCHAR)"
         if query.breakdown is None

@@ -242,3 +242,18 @@ def test_time_to_convert_histogram(runner: Runner, load: Load) -> None:
         (7200, 1),
         (10800, 2),
     ]
+
+
+def test_tracking_properties_can_be_named_per_step(runner: Runner, load: Load) -> None:
+    load(
+        journeys(
+            {
+                1: [("A", T0, {"session": "s1"}), ("B", T0 + HOUR, {"cookie": "s1"})],
+                2: [("A", T0, {"session": "s2"}), ("B", T0 + HOUR, {"cookie": "other"})],
+            }
+        )
+    )
+    result = funnel(runner, steps=AB, tracking_properties=[["session", "cookie"]])
+    assert counts(result) == [2, 1]
+    with pytest.raises(BadRequest, match="one per step"):
+        parse_definition("funnel", {"steps": AB, "tracking_properties": [["session"]]})
