@@ -170,6 +170,7 @@ class SegmentationQuery(TimeSettings):
     totals: bool = Field(
         True, description="Range totals per series; distinct users over the range take a pass of their own."
     )
+    compare: bool = Field(False, description="Also run the previous period of the same length and compare.")
     formulas: list[Formula] = Field(default_factory=list)
 
 

@@ -8,9 +8,11 @@ the rest are computed together as ``Other`` (not re-added), so a total over grou
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from fermion.analytics.definitions import Behavior, SegmentationQuery, Series
+from fermion.analytics.definitions import Behavior, DateRange, SegmentationQuery, Series
 from fermion.analytics.dialect import Sql
 from fermion.analytics.formulas import evaluate
 from fermion.analytics.runner import Runner
@@ -253,7 +255,7 @@ def run_segmentation(runner: Runner, workspace_id: int, query: SegmentationQuery
                     "total": total,
                 }
             )
-    return {
+    result = {
         "kind": "segmentation",
         "interval": query.interval,
         "timezone": query.timezone,
@@ -263,6 +265,40 @@ def run_segmentation(runner: Runner, workspace_id: int, query: SegmentationQuery
         "cumulative": query.cumulative,
         "series": out_series,
     }
+    if query.compare:
+        _compare(runner, workspace_id, query, frame, result)
+    return result
+
+
+def _compare(
+    runner: Runner, workspace_id: int, query: SegmentationQuery, frame: Timeframe, result: dict[str, Any]
+) -> None:
+    """Spec §1.8: the same query over the period of the same length just before; changes per series."""
+    zone = ZoneInfo(query.timezone)
+    length = frame.to_ms - frame.from_ms
+    previous_range = DateRange(
+        start=datetime.fromtimestamp((frame.from_ms - length) / 1000, zone),
+        end=datetime.fromtimestamp(frame.from_ms / 1000, zone),
+    )
+    previous = run_segmentation(
+        runner, workspace_id, query.model_copy(update={"date_range": previous_range, "compare": False})
+    )
+    before = {(s["key"], s["group"]): s for s in previous["series"]}
+    result["previous"] = {
+        "from_ms": previous["from_ms"],
+        "to_ms": previous["to_ms"],
+        "buckets": previous["buckets"],
+    }
+    for series in result["series"]:
+        match = before.get((series["key"], series["group"]))
+        old_total = match["total"] if match else None
+        series["previous_values"] = match["values"] if match else None
+        change = None if series["total"] is None or old_total is None else _round(series["total"] - old_total)
+        series["compare"] = {
+            "previous_total": old_total,
+            "abs_change": change,
+            "pct_change": None if change is None or not old_total else _round(change / old_total * 100),
+        }
 
 
 def _round(value: Any) -> float | None:

@@ -293,3 +293,15 @@ def test_user_properties_filter_and_group_from_the_profile_store(store: Any, loa
         "true": 1.0,
         "(not defined)": 1.0,
     }
+
+
+def test_compare_with_the_previous_period(runner: Runner, load: Load) -> None:
+    load(
+        journeys(
+            {1: [("buy", T0 - 3 * DAY), ("buy", T0 + DAY), ("buy", T0 + 2 * DAY)], 2: [("buy", T0 + DAY)]}
+        )
+    )
+    result = segment(runner, series=[{"event": "buy"}], compare=True)
+    assert result["previous"]["to_ms"] == result["from_ms"]
+    assert series(result)["compare"] == {"previous_total": 1.0, "abs_change": 2.0, "pct_change": 200.0}
+    assert sum(series(result)["previous_values"]) == 1.0
