@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from fermion.analytics import Runner, SavedAnalyses
 from fermion.audiences import AudienceEvaluator, Audiences
 from fermion.calculated import CalculatedValues, Catalog
 from fermion.clock import Clock, SystemClock
@@ -53,6 +54,7 @@ class Runtime:
     calculated_values: CalculatedValues
     audiences: Audiences
     audience_evaluator: AudienceEvaluator
+    saved_analyses: SavedAnalyses
     worker_socket: Path | None = None
     _events: EventStore | None = field(default=None, repr=False)
     _local_reads: LocalReadClient | None = field(default=None, repr=False)
@@ -111,6 +113,7 @@ class Runtime:
                 max_window_days=settings.audience_window_max_days,
             ),
             audience_evaluator=AudienceEvaluator(engine, clock, ProfileStore(engine), calculated_values),
+            saved_analyses=SavedAnalyses(engine, clock),
         )
 
     @property
@@ -133,6 +136,14 @@ class Runtime:
         if self._local_reads is None:
             self._local_reads = LocalReadClient(self.worker_socket)
         return self._local_reads
+
+    def analytics(self) -> Runner:
+        """Runs analyses on this process's event store (through the worker process that holds DuckDB)."""
+        dialect = "duckdb" if self.settings.resolved_event_store_url().startswith("duckdb") else "postgres"
+        reads = self.event_reads()
+        return Runner(
+            reads, dialect, self.clock, self.settings.analytics_timeout_s, self.profiles.attribute_values
+        )
 
     def new_worker(self, worker_id: str | None = None) -> Worker:
         """A pipeline worker on this process's stores."""

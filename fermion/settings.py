@@ -95,6 +95,9 @@ class Settings(BaseSettings):
         default=1000,
         description="How often the worker expires passed windows and runs pending backfills.",
     )
+    analytics_timeout_s: float = Field(
+        default=30.0, description="Analytics queries running longer are stopped (HTTP 504); 0 = no limit."
+    )
 
     def resolved_database_url(self) -> str:
         """The state store URL, defaulting to SQLite in the data dir."""

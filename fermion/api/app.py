@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fermion import __version__
+from fermion.api.analytics import analytics_router
 from fermion.api.audiences import audiences_router
 from fermion.api.calculated import calculated_router
 from fermion.api.errors import install_error_handlers
@@ -110,6 +111,7 @@ def _framework(runtime: Runtime) -> FastAPI:
     app.include_router(live_stream_router(runtime))
     app.include_router(audiences_router(runtime))
     app.include_router(calculated_router(runtime))
+    app.include_router(analytics_router(runtime))
     runtime.metrics.add_gauges(lambda: _inbox_gauges(runtime.inbox))
     return app
 

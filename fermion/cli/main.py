@@ -7,6 +7,7 @@ import sys
 import typer
 
 from fermion import __version__
+from fermion.cli import analytics as analytics_cli
 from fermion.cli import audiences as audiences_cli
 from fermion.cli import calculated as calculated_cli
 from fermion.cli import credentials, identity, pipeline, plans, serve, tenancy, tls
@@ -33,6 +34,7 @@ app.command("live")(plans.live)
 app.add_typer(tls.app, name="tls")
 app.add_typer(audiences_cli.app, name="audiences")
 app.add_typer(calculated_cli.app, name="calculated")
+app.add_typer(analytics_cli.app, name="analytics")
 
 
 @app.command("version")

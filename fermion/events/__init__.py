@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fermion.errors import ConfigurationError
 from fermion.events.local_reads import EventReads, LocalReadClient, LocalReadServer, socket_path_for
-from fermion.events.model import COLUMNS, EventStore, StoredEvent
+from fermion.events.model import COLUMNS, EventStore, QueryTimeout, StoredEvent
 
 
 def open_event_store(url: str) -> EventStore:
@@ -32,6 +32,7 @@ __all__ = [
     "EventStore",
     "LocalReadClient",
     "LocalReadServer",
+    "QueryTimeout",
     "StoredEvent",
     "open_event_store",
     "socket_path_for",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import duckdb
 import pyarrow as pa
 
 from fermion.errors import ConfigurationError
-from fermion.events.model import COLUMNS, StoredEvent, copy_statement
+from fermion.events.model import COLUMNS, QueryTimeout, StoredEvent, copy_statement
 
 _SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS event_seq START 1;
@@ -148,6 +149,24 @@ class DuckDBEventStore:
             [workspace_id, *event_uids],
         )
         return int(rows[0][0]) if rows else 0
+
+    def query(self, sql: str, params: dict[str, Any], timeout_s: float) -> list[tuple[Any, ...]]:
+        # Appends run on one thread (threads=1); an analytics query may use every core while holding the lock.
+        with self._lock:
+            cursor = self._con.cursor()
+            timer = threading.Timer(timeout_s, cursor.interrupt) if timeout_s > 0 else None
+            try:
+                cursor.execute(f"SET threads = {os.cpu_count() or 1}")
+                if timer is not None:
+                    timer.start()
+                return cursor.execute(sql, params).fetchall()
+            except duckdb.InterruptException as exc:
+                raise QueryTimeout(f"The query ran longer than {timeout_s:g} s and was stopped.") from exc
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                cursor.execute("SET threads = 1")
+                cursor.close()
 
     def close(self) -> None:
         with self._lock:

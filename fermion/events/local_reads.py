@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 
-from fermion.events.model import EventStore, StoredEvent
+from fermion.events.model import EventStore, QueryTimeout, StoredEvent
 
 
 class EventReads(Protocol):
@@ -33,6 +33,10 @@ class EventReads(Protocol):
 
     def last_seq(self) -> int:
         """The sequence number of the newest stored event."""
+        ...
+
+    def query(self, sql: str, params: dict[str, Any], timeout_s: float) -> list[tuple[Any, ...]]:
+        """Run one read-only SELECT (see :meth:`EventStore.query`)."""
         ...
 
 
@@ -77,6 +81,19 @@ class LocalReadServer:
                     else:
                         self._send(404, b"{}", "application/json")
                 except Exception as exc:  # a read failure is reported to the caller, not raised in the server
+                    self._send(503, json.dumps({"error": str(exc)}).encode(), "application/json")
+
+            def do_POST(self) -> None:
+                if urlparse(self.path).path != "/query":
+                    self._send(404, b"{}", "application/json")
+                    return
+                try:
+                    request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                    rows = store.query(request["sql"], request["params"], float(request["timeout_s"]))
+                    self._send(200, json.dumps(rows, default=float).encode(), "application/json")
+                except QueryTimeout as exc:
+                    self._send(504, json.dumps({"error": exc.message}).encode(), "application/json")
+                except Exception as exc:  # reported to the caller, not raised in the server
                     self._send(503, json.dumps({"error": str(exc)}).encode(), "application/json")
 
             def _send(self, status: int, body: bytes, content_type: str) -> None:
@@ -126,6 +143,16 @@ class LocalReadClient:
         response = self._client.get("/last_seq")
         response.raise_for_status()
         return int(response.json())
+
+    def query(self, sql: str, params: dict[str, Any], timeout_s: float) -> list[tuple[Any, ...]]:
+        timeout = httpx.Timeout(None if timeout_s <= 0 else timeout_s + 10.0)
+        response = self._client.post(
+            "/query", json={"sql": sql, "params": params, "timeout_s": timeout_s}, timeout=timeout
+        )
+        if response.status_code == 504:
+            raise QueryTimeout(str(response.json().get("error", "The query ran too long.")))
+        response.raise_for_status()
+        return [tuple(row) for row in response.json()]
 
     def metrics_text(self) -> bytes:
         """The worker process's Prometheus metrics."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+from fermion.errors import FermionError
 
 COLUMNS = (
     "workspace_id",
@@ -35,6 +37,13 @@ def copy_statement(mark: str, insert: str, on_conflict: str) -> str:
         f"WHERE workspace_id = {mark} AND mpid = {mark} AND timestamp_ms BETWEEN {mark} AND {mark} "
         f"ORDER BY timestamp_ms, seq {on_conflict}"
     ).rstrip()
+
+
+class QueryTimeout(FermionError):
+    """A read-only query ran past its time limit and was stopped."""
+
+    code = "QUERY_TIMEOUT"
+    status = 504
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +117,13 @@ class EventStore(Protocol):
 
     def delete_events(self, workspace_id: int, event_uids: list[str]) -> int:
         """Remove events by uid (a replay that brings back a fuller copy replaces them); returns how many."""
+        ...
+
+    def query(self, sql: str, params: dict[str, Any], timeout_s: float) -> list[tuple[Any, ...]]:
+        """Run one read-only SELECT with named parameters (``$name`` in DuckDB, ``%(name)s`` in PostgreSQL).
+
+        Raises :class:`QueryTimeout` when it runs longer than ``timeout_s`` (0 = no limit).
+        """
         ...
 
     def close(self) -> None:

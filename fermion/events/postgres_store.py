@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from fermion.events.model import COLUMNS, StoredEvent, copy_statement
+from fermion.events.model import COLUMNS, QueryTimeout, StoredEvent, copy_statement
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -153,6 +153,21 @@ class PostgresEventStore:
                 [workspace_id, event_uids],
             )
             return cur.rowcount
+
+    def query(self, sql: str, params: dict[str, Any], timeout_s: float) -> list[tuple[Any, ...]]:
+        con = self._con()
+        try:
+            with con.transaction(), con.cursor() as cur:
+                cur.execute("SET TRANSACTION READ ONLY")
+                # Analytics statements are scans, aggregations and hash joins over CTEs whose row counts the
+                # planner can only guess; a nested loop picked on a low guess turns seconds into minutes.
+                cur.execute("SET LOCAL enable_nestloop = off")
+                if timeout_s > 0:
+                    cur.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
+                cur.execute(sql, params)
+                return cur.fetchall()
+        except psycopg.errors.QueryCanceled as exc:
+            raise QueryTimeout(f"The query ran longer than {timeout_s:g} s and was stopped.") from exc
 
     def close(self) -> None:
         with self._connections_lock:

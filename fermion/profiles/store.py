@@ -227,6 +227,20 @@ class ProfileStore:
             found = conn.execute(query).scalar()
         return None if found is None else int(found)
 
+    def attribute_values(self, workspace_id: int, name: str) -> dict[int, AttributeValue]:
+        """Every profile's value of the user attribute ``name`` in ``workspace_id``, by MPID (analytics)."""
+        wanted = canonical_attribute_name(name)
+        query = select(profiles.c.mpid, profiles.c.user_attributes).where(
+            profiles.c.workspace_id == workspace_id
+        )
+        values: dict[int, AttributeValue] = {}
+        with reading(self._engine) as conn:
+            for mpid, attributes in conn.execute(query):
+                found = _decode(attributes).get(wanted)
+                if found is not None:
+                    values[int(mpid)] = found
+        return values
+
     def attribute_history(self, workspace_id: int, mpid: int, limit: int = 100) -> list[AttributeChange]:
         """The latest ``limit`` changes of the user attributes of ``mpid``, newest first."""
         t = profile_attribute_changes
