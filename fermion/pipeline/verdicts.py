@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from fermion.errors import NotFound
 from fermion.identity import BatchPlan, decision_json
 from fermion.pipeline.stages import Decoded, event_ids_of
 from fermion.plans import (
@@ -59,12 +60,26 @@ class Verdicts:
         return verdicts
 
     def replaced_events(self, decoded: Sequence[Decoded]) -> dict[int, list[str]]:
-        """Event ids that quarantine replays bring back whole: their stripped copies are replaced."""
+        """Event ids that quarantine replays bring back whole.
+
+        These are the copies stored without their blocked attributes: the replay replaces them, and audiences
+        and calculated attributes counted them already.
+        """
         replaced: dict[int, list[str]] = {}
         for entry in decoded:
             info = entry.batch.source_info
-            if info is not None and replayed_record_id(info.replay_request_id) is not None:
-                replaced.setdefault(entry.item.workspace_id, []).extend(event_ids_of(entry.item, entry.batch))
+            record_id = replayed_record_id(info.replay_request_id if info is not None else None)
+            if record_id is None:
+                continue
+            try:
+                record = self._quarantine.get(entry.item.workspace_id, record_id)
+            except NotFound:  # erased since: the replay stores what it carries
+                continue
+            metadata = record.batch.get("context", {}).get("data_plan", {}).get("block_metadata") or {}
+            stripped = {e["event_id"] for e in metadata.get("blocked_event_attributes") or ()}
+            ids = [i for i in event_ids_of(entry.item, entry.batch) if i in stripped]
+            if ids:
+                replaced.setdefault(entry.item.workspace_id, []).extend(ids)
         return replaced
 
     def record(

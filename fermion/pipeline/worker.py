@@ -175,9 +175,15 @@ class Worker:
                 prepared,
                 verdict.blocked_events,
             )
-        for workspace_id, uids in self._verdicts.replaced_events(decoded).items():
+        replaced = self._verdicts.replaced_events(decoded)
+        for workspace_id, uids in replaced.items():
             self._events.delete_events(workspace_id, uids)
         stored = self._events.append(prepared.events)
+        counted = prepared
+        if replaced:  # events a replay brings back whole were counted when first stored
+            again = {(ws, uid) for ws, uids in replaced.items() for uid in uids}
+            kept = [e for e in prepared.events if (e.workspace_id, e.event_uid) not in again]
+            counted = Prepared(kept, prepared.profiles, prepared.item_ids)
         now = self._clock.now_ms()
         with self._engine.begin() as conn:
             for plan in plans:
@@ -185,7 +191,7 @@ class Worker:
             self._profiles.apply(conn, prepared.profiles, now)
             self._verdicts.record(conn, decoded, checked, mpids, plans, now)
             if self._calculated is not None and self._audiences is not None:
-                activate(conn, self._calculated, self._audiences, prepared, now)
+                activate(conn, self._calculated, self._audiences, counted, now)
             self._inbox.ack(conn, prepared.item_ids)
         return stored, parked
 

@@ -7,6 +7,7 @@ an exported plan without guessing.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -70,6 +71,7 @@ PRODUCT_ACTIONS: Final = (
 PROMOTION_ACTIONS: Final = ("view", "click")
 ENVIRONMENTS: Final = ("none", "development", "production")
 MAX_DATA_POINTS: Final = 1000
+MAX_DOCUMENT_BYTES: Final = 10_000_000  # "uploaded plan JSON < 10 MB" (spec §1.8)
 
 # Required criteria per match type: name → allowed values (None: any non-empty string).
 _CRITERIA: Final[dict[str, dict[str, tuple[str, ...] | None]]] = {
@@ -206,6 +208,9 @@ def parse_document(raw: object, path: str = "version_document") -> tuple[DataPoi
     """The data points of a version document, checked; at most 1,000 per plan (spec §1.8)."""
     if not isinstance(raw, dict):
         raise _fail(path, "must be an object with `data_points`")
+    size = len(json.dumps(raw))
+    if size >= MAX_DOCUMENT_BYTES:
+        raise _fail(path, f"a plan document must be smaller than 10 MB; this one has {size} bytes")
     points = raw.get("data_points", [])
     if not isinstance(points, list):
         raise _fail(f"{path}.data_points", "must be an array")

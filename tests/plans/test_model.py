@@ -432,3 +432,8 @@ def test_a_bad_version_number_is_refused(raw: Any) -> None:
 )
 def test_production_activation_covers_development_too(activated: str, environment: str, active: bool) -> None:
     assert plan_version(environment=activated).active_in(environment) is active
+
+
+def test_a_document_of_10_mb_or_more_is_refused() -> None:
+    with pytest.raises(BadRequest, match=r"^version_document: a plan document must be smaller than 10 MB"):
+        parse_document({"data_points": [], "settings": {"note": "x" * 10_000_000}})
