@@ -108,7 +108,7 @@ class FakeKlaviyo:
         resource = parts[1]
         if resource == "lists" and len(parts) == 2:
             return self._lists(method, query, body)
-        if resource == "lists" and parts[3:] == ["profiles"] and parts[2] in self.lists:
+        if resource == "lists" and parts[3:] == ["relationships", "profiles"] and parts[2] in self.lists:
             return self._relationships(method, parts[2], body)
         if resource == "profile-bulk-import-jobs" and method == "POST" and len(parts) == 2:
             return self._import(body)
