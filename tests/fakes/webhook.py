@@ -19,10 +19,13 @@ class WebhookReceiver:
         self._status: int | None = None
         self._remaining: int | None = None
         self._retry_after: str | None = None
+        self.hold = threading.Event()  # cleared: requests wait until it is set (a slow destination)
+        self.hold.set()
         self.server = LocalServer(self._handle)
         self.url = self.server.url + "/hook"
 
     def _handle(self, method: str, path: str, query: Any, headers: dict[str, str], body: Any) -> Reply:
+        self.hold.wait(30)
         with self._lock:
             if self._status is not None and (self._remaining is None or self._remaining > 0):
                 if self._remaining is not None:

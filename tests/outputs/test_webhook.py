@@ -82,7 +82,7 @@ def test_failures_retry_then_dead_letter_and_redrive(
     run_pipeline(runtime)
     mpid = mpid_of(runtime, runtime.tenancy.get_workspace(1), "c-3")
     mine = api(client, bearer, "GET", f"/deliveries/ledger?mpid={mpid}")
-    assert [e["outcome"] for e in mine] == ["rejected"] and "HTTP 400" in mine[0]["reason"]
+    assert [e["outcome"] for e in mine] == ["dead_lettered"] and "HTTP 400" in mine[0]["reason"]
 
     receiver.fail_with(500)
     send(client, auth, make_batch(user_identities={"customer_id": "c-4"}))
@@ -91,10 +91,11 @@ def test_failures_retry_then_dead_letter_and_redrive(
         clock.advance(600_000)
         deliver(runtime)
     letters = api(client, bearer, "GET", f"/deliveries/dead-letters?output_id={output_id}")
-    assert len(letters) == 1 and "retries exhausted" in letters[0]["last_error"]
+    assert len(letters) == 2 and "HTTP 400" in letters[0]["last_error"]
+    assert "retries exhausted" in letters[1]["last_error"]
     receiver.recover()
     redriven = api(client, bearer, "POST", f"/outputs/{output_id}/dead-letters/redrive", {})
-    assert redriven == {"redriven": 1}
+    assert redriven == {"redriven": 2}
     deliver(runtime)
-    assert len(receiver.received) == 2
+    assert len(receiver.received) == 3
     assert api(client, bearer, "GET", f"/deliveries/dead-letters?output_id={output_id}") == []

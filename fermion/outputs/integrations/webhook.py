@@ -70,6 +70,6 @@ class Webhook:
                     for r in records[len(outcomes) :]
                 ]
                 return outcomes
-            else:
-                outcomes.append(Outcome(record.id, "rejected", failure.reason))
+            else:  # a permanent refusal goes to the dead-letter store, to be re-driven once fixed
+                outcomes.append(Outcome(record.id, "dead", failure.reason))
         return outcomes
