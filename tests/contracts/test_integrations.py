@@ -28,17 +28,36 @@ from tests.fakes.webhook import WebhookReceiver
 
 def _batch(n: int) -> dict[str, Any]:
     return {
-        "mpid": str(1000 + n), "batch_id": n, "timestamp_unixtime_ms": 1_800_000_000_000, "schema_version": 2,
+        "mpid": str(1000 + n),
+        "batch_id": n,
+        "timestamp_unixtime_ms": 1_800_000_000_000,
+        "schema_version": 2,
         "user_identities": [{"identity_type": "email", "identity": f"u{n}@example.com"}],
         "user_attributes": {"$FirstName": "Ada"},
-        "events": [{"event_type": "custom_event", "message_id": f"m{n}",
-                    "data": {"event_name": "Viewed", "timestamp_unixtime_ms": 1_800_000_000_000, "custom_attributes": {"sku": "A"}}}],
-    }  # fmt: skip
+        "events": [
+            {
+                "event_type": "custom_event",
+                "message_id": f"m{n}",
+                "data": {
+                    "event_name": "Viewed",
+                    "timestamp_unixtime_ms": 1_800_000_000_000,
+                    "custom_attributes": {"sku": "A"},
+                },
+            }
+        ],
+    }
 
 
 def _membership(n: int) -> dict[str, Any]:
-    return {"audience_id": 1, "audience_name": "Contract", "action": "add", "mpid": str(1000 + n),
-            "user_identities": {"email": f"u{n}@example.com"}, "user_attributes": {}, "consent_state": {}}  # fmt: skip
+    return {
+        "audience_id": 1,
+        "audience_name": "Contract",
+        "action": "add",
+        "mpid": str(1000 + n),
+        "user_identities": {"email": f"u{n}@example.com"},
+        "user_attributes": {},
+        "consent_state": {},
+    }
 
 
 @dataclass

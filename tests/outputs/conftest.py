@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from fermion.runtime import Runtime
 from tests.audiences.conftest import bearer, clock, runtime, settings, workspace  # noqa: F401
+from tests.audiences.test_cli import cli_env  # noqa: F401
 from tests.fakes.klaviyo import FakeKlaviyo
 from tests.fakes.webhook import WebhookReceiver
 

@@ -11,7 +11,6 @@ from fermion.cli.main import app
 from fermion.platform import InputCredentials
 from fermion.runtime import Runtime
 from tests.audiences.conftest import send
-from tests.audiences.test_cli import cli_env  # noqa: F401
 from tests.factories import make_batch
 from tests.fakes.webhook import WebhookReceiver
 from tests.outputs.conftest import deliver, run_pipeline

@@ -23,12 +23,27 @@ EVERYONE = {
 
 
 def test_an_hour_of_503s_loses_nothing_and_the_webhook_keeps_flowing(
-    client: TestClient, runtime: Runtime, auth: dict[str, str], bearer: dict[str, str],
-    credentials: InputCredentials, klaviyo: FakeKlaviyo, receiver: WebhookReceiver, clock: FrozenClock,
-) -> None:  # fmt: skip
+    client: TestClient,
+    runtime: Runtime,
+    auth: dict[str, str],
+    bearer: dict[str, str],
+    credentials: InputCredentials,
+    klaviyo: FakeKlaviyo,
+    receiver: WebhookReceiver,
+    clock: FrozenClock,
+) -> None:
     audience = api(client, bearer, "POST", "/audiences", {"name": "Planned", "criteria": EVERYONE})
-    k = api(client, bearer, "POST", "/outputs", {"name": "Klaviyo", "integration": "klaviyo",
-            "settings": {"private_api_key": "pk_test", "base_url": klaviyo.url, "bulk_wait_s": 0}})  # fmt: skip
+    k = api(
+        client,
+        bearer,
+        "POST",
+        "/outputs",
+        {
+            "name": "Klaviyo",
+            "integration": "klaviyo",
+            "settings": {"private_api_key": "pk_test", "base_url": klaviyo.url, "bulk_wait_s": 0},
+        },
+    )
     api(client, bearer, "POST", "/connections", {"output_id": k["id"], "audience_id": audience["id"]})
     w = api(
         client,
@@ -69,9 +84,13 @@ def test_an_hour_of_503s_loses_nothing_and_the_webhook_keeps_flowing(
 
 
 def test_a_slow_output_does_not_delay_another(
-    client: TestClient, runtime: Runtime, auth: dict[str, str], bearer: dict[str, str],
-    credentials: InputCredentials, receiver: WebhookReceiver,
-) -> None:  # fmt: skip
+    client: TestClient,
+    runtime: Runtime,
+    auth: dict[str, str],
+    bearer: dict[str, str],
+    credentials: InputCredentials,
+    receiver: WebhookReceiver,
+) -> None:
     slow = WebhookReceiver().start()
     try:
         for name, url in (("slow", slow.url), ("fast", receiver.url)):

@@ -52,9 +52,11 @@ def test_the_data_filter_is_hierarchical() -> None:
 
 
 def test_new_data_points_wait_until_enabled_when_the_default_is_off() -> None:
-    points = [{"type": "EventType", "event_type": "custom_event", "enabled": True},
-              {"type": "Event", "name": "Viewed", "enabled": True},
-              {"type": "EventAttribute", "name": "Viewed", "attribute_name": "sku", "enabled": True}]  # fmt: skip
+    points = [
+        {"type": "EventType", "event_type": "custom_event", "enabled": True},
+        {"type": "Event", "name": "Viewed", "enabled": True},
+        {"type": "EventAttribute", "name": "Viewed", "attribute_name": "sku", "enabled": True},
+    ]
     result = _run({"data_filter": {"send_new_data_points_by_default": False, "data_points": points}})
     assert result is not None
     assert [e["data"]["event_name"] for e in result["events"]] == ["Viewed"]
@@ -85,15 +87,24 @@ def test_attribute_forwarding_rules_are_exact() -> None:
     ("rule", "consent", "forwarded"),
     [
         ({"regulation": "ccpa", "purpose": "data_sale_opt_out", "action": "do_not_forward"}, {}, True),
-        ({"regulation": "ccpa", "purpose": "data_sale_opt_out", "action": "do_not_forward"},
-         {"ccpa": {"data_sale_opt_out": {"consented": True}}}, False),
+        (
+            {"regulation": "ccpa", "purpose": "data_sale_opt_out", "action": "do_not_forward"},
+            {"ccpa": {"data_sale_opt_out": {"consented": True}}},
+            False,
+        ),
         ({"regulation": "gdpr", "purpose": "Marketing", "action": "only_forward"}, {}, False),
-        ({"regulation": "gdpr", "purpose": "marketing", "action": "only_forward"},
-         {"gdpr": {"marketing": {"consented": True}}}, True),
-        ({"regulation": "gdpr", "purpose": "marketing", "action": "only_forward", "when": "not_consented"},
-         {"gdpr": {"marketing": {"consented": False}}}, True),
+        (
+            {"regulation": "gdpr", "purpose": "marketing", "action": "only_forward"},
+            {"gdpr": {"marketing": {"consented": True}}},
+            True,
+        ),
+        (
+            {"regulation": "gdpr", "purpose": "marketing", "action": "only_forward", "when": "not_consented"},
+            {"gdpr": {"marketing": {"consented": False}}},
+            True,
+        ),
     ],
-)  # fmt: skip
+)
 def test_consent_rules_use_the_stored_state(
     rule: dict[str, Any], consent: dict[str, Any], forwarded: bool
 ) -> None:
