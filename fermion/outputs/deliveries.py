@@ -81,6 +81,10 @@ class Deliveries:
         """Queue ``records`` inside the caller's transaction (a replay queues nothing twice)."""
         if not records:
             return
+        encoded: dict[int, str] = {}  # one payload shared by several connections is encoded once
+        for r in records:
+            if id(r.payload) not in encoded:
+                encoded[id(r.payload)] = _encode(r.payload).decode()
         conn.execute(
             insert(deliveries),
             [
@@ -90,7 +94,7 @@ class Deliveries:
                     "workspace_id": r.workspace_id,
                     "mpid": r.mpid,
                     "kind": r.kind,
-                    "payload": _encode(r.payload).decode(),
+                    "payload": encoded[id(r.payload)],
                     "status": "pending",
                     "attempts": 0,
                     "next_attempt_ms": now_ms,
@@ -149,15 +153,12 @@ class Deliveries:
                 )
             }
             entries = []
+            groups: dict[tuple[tuple[str, Any], ...], list[int]] = {}
             for outcome in outcomes:
                 record = by_id[outcome.record_id]
                 created_ms, mpid, workspace_id = info[record.id]
                 attempt = record.attempts + 1
-                values: dict[str, Any] = {
-                    "attempts": attempt,
-                    "lease_until_ms": None,
-                    "last_error": outcome.reason or None,
-                }
+                values: dict[str, Any] = {"lease_until_ms": None, "last_error": outcome.reason or None}
                 next_ms: int | None = None
                 if outcome.status in FINAL:
                     values.update(status=FINAL[outcome.status], finished_ms=now)
@@ -174,7 +175,7 @@ class Deliveries:
                 else:  # dead: a permanent failure of the whole call
                     values.update(status="dead", finished_ms=now)
                     entry = "dead_lettered"
-                conn.execute(update(deliveries).where(d.id == record.id).values(**values))
+                groups.setdefault(tuple(sorted(values.items())), []).append(record.id)
                 entries.append(
                     {
                         "delivery_id": record.id,
@@ -188,6 +189,13 @@ class Deliveries:
                         "reason": values["last_error"],
                     }
                 )
+            for key, ids in groups.items():  # set-based: one statement per distinct outcome
+                for start in range(0, len(ids), 5000):
+                    conn.execute(
+                        update(deliveries)
+                        .where(d.id.in_(ids[start : start + 5000]))
+                        .values(attempts=d.attempts + 1, **dict(key))
+                    )
             if entries:
                 conn.execute(insert(ledger), entries)
 

@@ -225,6 +225,18 @@ def process_membership(
     return change
 
 
+def is_trivial(processing: Processing) -> bool:
+    """True when an event connection's steps change nothing: its batches can share one payload."""
+    return (
+        processing.send_new_data_points
+        and not processing.data_points
+        and processing.sampling_percent >= 100
+        and not processing.forwarding_rules
+        and not processing.rules
+        and not processing.transformations
+    )
+
+
 def sampled(processing: Processing, connection_id: int, mpid: int) -> bool:
     """User sampling: the same users are always in the sample (all their data, not a share of events)."""
     if processing.sampling_percent >= 100:

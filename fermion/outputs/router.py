@@ -12,7 +12,8 @@ from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+import msgspec
+from sqlalchemy import Connection, Engine, case, func, select
 
 from fermion.audiences import Audiences
 from fermion.clock import Clock
@@ -20,10 +21,19 @@ from fermion.outputs.catalog import Connection as OutputConnection
 from fermion.outputs.catalog import Outputs
 from fermion.outputs.deliveries import Deliveries, NewDelivery
 from fermion.outputs.outbound import outbound_batch
-from fermion.outputs.processing import Processing, parse_processing, process_batch, process_membership
+from fermion.outputs.processing import (
+    Processing,
+    is_trivial,
+    parse_processing,
+    process_batch,
+    process_membership,
+)
 from fermion.outputs.tables import connections
 from fermion.profiles import ProfileStore
 from fermion.schema import Batch
+
+_encode = msgspec.json.encode
+_decode = msgspec.json.decode
 
 
 @dataclass(frozen=True)
@@ -61,15 +71,17 @@ class Router:
         self._outputs = outputs
         self._deliveries = deliveries
         self._profiles = profiles
-        self._signature: tuple[int, int] | None = None
+        self._signature: tuple[int, int, int] | None = None
         self._by_input: dict[int, list[_Active]] = {}
         self._by_audience: dict[int, list[_Active]] = {}
 
     def _refresh(self, conn: Connection) -> None:
-        """Reload connections when one was added (connections are only ever added or switched by id)."""
+        """Reload connections when one was added or switched on or off."""
         c = connections.c
-        count, last = conn.execute(select(func.count(), func.coalesce(func.max(c.id), 0))).one()
-        signature = (int(count), int(last))
+        count, last, active = conn.execute(
+            select(func.count(), func.coalesce(func.max(c.id), 0), func.sum(case((c.active, 1), else_=0)))
+        ).one()
+        signature = (int(count), int(last), int(active or 0))
         if signature == self._signature:
             return
         self._by_input, self._by_audience = {}, {}
@@ -100,15 +112,30 @@ class Router:
         )
         queued: list[NewDelivery] = []
         for routed in wanted:
+            base = outbound_batch(
+                routed.batch,
+                mpid=routed.mpid,
+                inbox_id=routed.inbox_id,
+                received_ms=routed.received_ms,
+                skip=routed.skip,
+                include_mp_deviceid=True,
+            )
+            plain: dict[bool, dict[str, Any]] = {}
             for active in self._by_input[routed.input_id]:
-                body = outbound_batch(
-                    routed.batch,
-                    mpid=routed.mpid,
-                    inbox_id=routed.inbox_id,
-                    received_ms=routed.received_ms,
-                    skip=routed.skip,
-                    include_mp_deviceid=active.include_mp_deviceid,
-                )
+                with_device = active.include_mp_deviceid
+                if with_device not in plain:
+                    plain[with_device] = (
+                        base if with_device else {k: v for k, v in base.items() if k != "mp_deviceid"}
+                    )
+                if is_trivial(active.processing):  # nothing changes the batch: share one payload
+                    queued.append(
+                        NewDelivery(
+                            active.connection.output_id, active.connection.id, routed.workspace_id,
+                            routed.mpid, "batch", plain[with_device],
+                        )
+                    )  # fmt: skip
+                    continue
+                body = _decode(_encode(plain[with_device]))
                 state = consent.get((routed.workspace_id, routed.mpid), {})
                 result = process_batch(active.processing, active.connection.id, routed.mpid, body, state)
                 if result is not None:

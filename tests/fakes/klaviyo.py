@@ -39,6 +39,7 @@ class FakeKlaviyo:
         self.private_key = private_key
         self.lists: dict[str, dict[str, Any]] = {}
         self.profiles: dict[str, dict[str, Any]] = {}
+        self._by_email: dict[str, str] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
         self.subscriptions: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
@@ -255,10 +256,11 @@ class FakeKlaviyo:
         return 200, {}, {"data": {"type": "profile-bulk-import-job", "id": job_id, "attributes": attributes}}
 
     def _upsert(self, attrs: dict[str, Any]) -> str:
-        pid = next((i for i, p in self.profiles.items() if p.get("email") == attrs.get("email")), None)
+        pid = self._by_email.get(attrs.get("email") or "")
         if pid is None:
             pid = "01" + uuid.uuid4().hex[:24].upper()
             self.profiles[pid] = {}
+            self._by_email[attrs.get("email") or pid] = pid
         current = self.profiles[pid]
         for key, value in attrs.items():
             if key in ("location", "properties") and isinstance(value, dict):
