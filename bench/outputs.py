@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,13 +25,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fermion.clock import SystemClock
 from fermion.outputs import NewDelivery
 from fermion.runtime import Runtime
 from fermion.settings import Settings
-from tests.fakes.klaviyo import FakeKlaviyo
 
 EVENTS_PER_BATCH = 10
 CONNECTIONS = 5
@@ -74,16 +76,37 @@ def round_trip(runtime: Runtime, source: Any, batches: int, offset: int) -> floa
     return batches * EVENTS_PER_BATCH / (time.perf_counter() - started)
 
 
+_FAKE = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from tests.fakes.klaviyo import FakeKlaviyo
+fake = FakeKlaviyo().start()
+print(fake.url, flush=True)
+sys.stdin.read()
+"""
+
+
+def phone(n: int) -> str:
+    """A distinct valid US number without a country code (the region comes from $Country)."""
+    return f"(415) 555-{n % 10_000:04d}" if n < 10_000 else f"(212) 555-{n % 10_000:04d}"
+
+
 def klaviyo_round(runtime: Runtime, workspace_id: int, profiles: int) -> float:
-    """Queue ``profiles`` membership adds for a Klaviyo output; time one delivery run; returns profiles/s."""
-    fake = FakeKlaviyo().start()
+    """Queue ``profiles`` membership adds for a Klaviyo output; time delivery runs until all are settled;
+    returns profiles/s. The Klaviyo fake runs in its own process, as Klaviyo would be elsewhere."""
+    root = str(Path(__file__).resolve().parent.parent)
+    process = subprocess.Popen(
+        [sys.executable, "-c", _FAKE, root], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None and process.stdin is not None
+    url = process.stdout.readline().strip()
     try:
         outputs = runtime.outputs.outputs
         output = outputs.create_output(
             workspace_id,
             "Klaviyo",
             "klaviyo",
-            {"private_api_key": "pk_test", "base_url": fake.url, "bulk_size": 10_000, "bulk_wait_s": 0},
+            {"private_api_key": "pk_test", "base_url": url, "bulk_size": 10_000, "bulk_wait_s": 0},
         )
         criteria = {
             "type": "user_attribute",
@@ -94,8 +117,9 @@ def klaviyo_round(runtime: Runtime, workspace_id: int, profiles: int) -> float:
         records = [
             NewDelivery(output.id, connection.id, workspace_id, n, "membership", {
                 "audience_id": audience.id, "audience_name": "Bench", "action": "add", "mpid": str(n),
-                "user_identities": {"email": f"p{n}@example.com", "mobile_number": "+14155552671"},
-                "user_attributes": {}, "consent_state": {}})
+                "user_identities": {"email": f"p{n}@example.com", "mobile_number": phone(n)},
+                "user_attributes": {"$Country": "USA", "$FirstName": f"P{n}", "plan": "pro"},
+                "consent_state": {}})
             for n in range(profiles)
         ]  # fmt: skip
         with runtime.engine.begin() as conn:
@@ -109,11 +133,15 @@ def klaviyo_round(runtime: Runtime, workspace_id: int, profiles: int) -> float:
             settled += done
         elapsed = time.perf_counter() - started
         delivered = runtime.outputs.deliveries.counts(output.id).get("delivered", 0)
-        if delivered != profiles or len(fake.members("Bench")) != profiles:
+        list_id = runtime.outputs.runner._get_state(output.id, "list:Bench")
+        headers = {"Authorization": "Klaviyo-API-Key pk_test", "revision": "2026-07-15"}
+        members = httpx.get(f"{url}/api/lists/{list_id}/relationships/profiles", headers=headers, timeout=60)
+        if delivered != profiles or len(members.json()["data"]) != profiles:
             raise RuntimeError(f"only {delivered} of {profiles} delivered")
         return profiles / elapsed
     finally:
-        fake.stop()
+        process.stdin.close()
+        process.wait(timeout=30)
 
 
 def main() -> None:
@@ -125,7 +153,8 @@ def main() -> None:
     batches = 400 if args.quick else 3000
     profiles = 10_000 if args.quick else 50_000
     with tempfile.TemporaryDirectory(prefix="fermion-bench-outputs-") as tmp:
-        settings = Settings(_env_file=None, data_dir=Path(tmp) / "data", outputs_poll_ms=3_600_000)  # type: ignore[call-arg]
+        data_dir = Path(tmp) / "data"
+        settings = Settings(_env_file=None, data_dir=data_dir, outputs_poll_ms=3_600_000)  # type: ignore[call-arg]
         runtime = Runtime.open(settings, SystemClock())
         try:
             created = runtime.tenancy.bootstrap()
@@ -139,6 +168,7 @@ def main() -> None:
                 )
                 runtime.outputs.outputs.create_connection(source.workspace_id, output.id, input_id=source.id)
             connected = round_trip(runtime, source, batches, batches)
+            runtime.outputs.runner.deliver_due()  # send now, off the clock (unreachable: retried later)
             from fermion.outputs.tables import connections  # bench only: switch them off for the last round
 
             with runtime.engine.begin() as conn:
