@@ -31,7 +31,8 @@ from pathlib import Path
 from fermion.runtime import Runtime
 from fermion.settings import Settings
 url = sys.argv[2]
-settings = Settings(_env_file=None, data_dir=Path(sys.argv[1]), database_url=url, event_store_url=url, outputs_lease_s=1)
+values = {"data_dir": Path(sys.argv[1]), "database_url": url, "event_store_url": url, "outputs_lease_s": 1}
+settings = Settings(_env_file=None, **values)
 Runtime.open(settings).outputs.runner.deliver_due()
 """
 
