@@ -381,6 +381,8 @@ class Audiences:
         """The oldest changes not yet taken by the outputs stage, read in the caller's transaction."""
         c = audience_changes
         query = select(c).where(c.c.delivered_ms.is_(None)).order_by(c.c.id).limit(limit)
+        if conn.dialect.name == "postgresql":  # concurrent workers take different changes
+            query = query.with_for_update(skip_locked=True)
         result = []
         for row in conn.execute(query).mappings().all():
             values = dict(row)

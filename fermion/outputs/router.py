@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, case, func, select
 
 from fermion.audiences import Audiences
 from fermion.clock import Clock
+from fermion.errors import NotFound
 from fermion.outputs.catalog import Connection as OutputConnection
 from fermion.outputs.catalog import Outputs
 from fermion.outputs.deliveries import Deliveries, NewDelivery
@@ -171,7 +172,7 @@ class Router:
             if not changes:
                 return 0
             self._refresh(conn)
-            names: dict[int, str] = {}
+            names: dict[int, str | None] = {}
             queued: list[NewDelivery] = []
             consent: dict[tuple[int, int], dict[str, Any]] = {}
             connected = [c for c in changes if c.audience_id in self._by_audience]
@@ -179,9 +180,13 @@ class Router:
                 consent = self._consent(conn, connected, lambda _: True)
             for change in connected:
                 if change.audience_id not in names:
-                    names[change.audience_id] = audiences.get(
-                        change.workspace_id, change.audience_id
-                    ).external_name
+                    try:
+                        found = audiences.get(change.workspace_id, change.audience_id)
+                        names[change.audience_id] = found.external_name
+                    except NotFound:  # deleted since: its changes are not forwarded
+                        names[change.audience_id] = None
+                if names[change.audience_id] is None:
+                    continue
                 for active in self._by_audience[change.audience_id]:
                     state = consent.get((change.workspace_id, change.mpid), {})
                     payload = {
