@@ -9,9 +9,10 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from fermion.clock import FrozenClock
+from fermion.platform import InputCredentials
 from fermion.runtime import Runtime
 from tests.audiences.conftest import mpid_of, send
-from tests.factories import make_batch
+from tests.factories import make_batch, make_event
 from tests.fakes.klaviyo import FakeKlaviyo
 from tests.outputs.conftest import api, deliver, run_pipeline
 
@@ -174,3 +175,37 @@ def test_partial_400s_import_errors_and_429(
     clock.advance(31_000)
     deliver(runtime)
     assert "next@example.com" in [m["email"] for m in klaviyo.members("Gold members")]
+
+
+def test_events_reach_klaviyo_as_metrics(
+    client: TestClient, runtime: Runtime, auth: dict[str, str], bearer: dict[str, str], klaviyo: FakeKlaviyo,
+    credentials: InputCredentials,
+) -> None:  # fmt: skip
+    settings = {"public_api_key": "pub", "private_api_key": "pk_test", "base_url": klaviyo.url}
+    output = api(
+        client,
+        bearer,
+        "POST",
+        "/outputs",
+        {"name": "Klaviyo events", "integration": "klaviyo_events", "settings": settings},
+    )
+    api(client, bearer, "POST", "/connections", {"output_id": output["id"], "input_id": credentials.input.id})
+    event = make_event(event_name="Viewed Product", custom_attributes={"sku": "A1", "$value": 9.5})
+    send(
+        client,
+        auth,
+        make_batch(
+            [event], user_identities={"email": "ev@example.com"}, user_attributes={"$FirstName": "Eve"}
+        ),
+    )
+    send(client, auth, make_batch([make_event()], user_identities={"customer_id": "anonymous"}))
+    run_pipeline(runtime)
+    [sent] = klaviyo.events
+    assert sent["metric"]["data"]["attributes"]["name"] == "Viewed Product"
+    assert sent["properties"] == {"sku": "A1"} and sent["value"] == 9.5
+    assert sent["unique_id"] == event["data"]["source_message_id"]
+    assert sent["profile"]["data"]["attributes"] == {"email": "ev@example.com", "first_name": "Eve"}
+    outcomes = sorted(
+        e["outcome"] for e in api(client, bearer, "GET", f"/deliveries/ledger?output_id={output['id']}")
+    )
+    assert outcomes == ["delivered", "skipped"]

@@ -20,8 +20,20 @@ from fermion.outputs.integrations.base import (
 from fermion.outputs.integrations.klaviyo import REVISION, klaviyo_headers
 from fermion.outputs.integrations.klaviyo_profile import PHONE_IDENTIFIERS, e164
 
-_PROFILE_SPECIALS = {"$first_name": "first_name", "$last_name": "last_name", "$image": "image"}
-_LOCATION_SPECIALS = {"$city": "city", "$region": "region", "$country": "country", "$zip": "zip"}
+_PROFILE_SPECIALS = {
+    "$first_name": "first_name",
+    "$firstname": "first_name",  # mParticle's reserved $FirstName
+    "$last_name": "last_name",
+    "$lastname": "last_name",
+    "$image": "image",
+}
+_LOCATION_SPECIALS = {
+    "$city": "city",
+    "$region": "region",
+    "$state": "region",
+    "$country": "country",
+    "$zip": "zip",
+}
 
 
 class KlaviyoEvents:
