@@ -168,11 +168,13 @@ def main() -> None:
                 )
                 runtime.outputs.outputs.create_connection(source.workspace_id, output.id, input_id=source.id)
             connected = round_trip(runtime, source, batches, batches)
-            runtime.outputs.runner.deliver_due()  # send now, off the clock (unreachable: retried later)
-            from fermion.outputs.tables import connections  # bench only: switch them off for the last round
+            # bench only: switch the connections off and park their queued deliveries, so that the last round
+            # neither routes nor sends (sending is the delivery worker's, outside this figure)
+            from fermion.outputs.tables import connections, deliveries
 
             with runtime.engine.begin() as conn:
                 conn.execute(connections.update().values(active=False))
+                conn.execute(deliveries.update().values(next_attempt_ms=2**62))
             second = round_trip(runtime, source, batches, 2 * batches)
             per_s = klaviyo_round(runtime, source.workspace_id, profiles)
         finally:

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, upda
 from fermion.clock import Clock
 from fermion.outputs.integrations.base import Outcome, Record
 from fermion.outputs.retry import RetryPolicy
-from fermion.outputs.tables import deliveries, ledger
+from fermion.outputs.tables import deliveries, ledger, payloads
 from fermion.store import is_postgres, reading
 
 _encode = msgspec.json.encode
@@ -81,10 +81,28 @@ class Deliveries:
         """Queue ``records`` inside the caller's transaction (a replay queues nothing twice)."""
         if not records:
             return
-        encoded: dict[int, str] = {}  # one payload shared by several connections is encoded once
+        # A payload several connections share is encoded and stored once (output_payloads).
+        uses: dict[int, int] = {}
+        for r in records:
+            uses[id(r.payload)] = uses.get(id(r.payload), 0) + 1
+        encoded: dict[int, str] = {}
+        shared: list[dict[str, Any]] = []
         for r in records:
             if id(r.payload) not in encoded:
                 encoded[id(r.payload)] = _encode(r.payload).decode()
+                if uses[id(r.payload)] > 1:
+                    shared.append(r.payload)
+        stored: dict[int, int] = {}
+        if shared:
+            ids = (
+                conn.execute(
+                    insert(payloads).returning(payloads.c.id, sort_by_parameter_order=True),
+                    [{"payload": encoded[id(p)]} for p in shared],
+                )
+                .scalars()
+                .all()
+            )
+            stored = {id(p): int(i) for p, i in zip(shared, ids, strict=True)}
         conn.execute(
             insert(deliveries),
             [
@@ -94,7 +112,8 @@ class Deliveries:
                     "workspace_id": r.workspace_id,
                     "mpid": r.mpid,
                     "kind": r.kind,
-                    "payload": encoded[id(r.payload)],
+                    "payload": "" if id(r.payload) in stored else encoded[id(r.payload)],
+                    "payload_id": stored.get(id(r.payload)),
                     "status": "pending",
                     "attempts": 0,
                     "next_attempt_ms": now_ms,
@@ -126,10 +145,16 @@ class Deliveries:
                 return []
             if count < bulk_size and (oldest or now) > now - bulk_wait_ms and not retries:
                 return []
-            query = select(d.id, d.connection_id, d.mpid, d.attempts, d.payload).where(due).order_by(d.id)
+            body = func.coalesce(payloads.c.payload, d.payload)
+            query = (
+                select(d.id, d.connection_id, d.mpid, d.attempts, body)
+                .select_from(deliveries.outerjoin(payloads, payloads.c.id == d.payload_id))
+                .where(due)
+                .order_by(d.id)
+            )
             query = query.limit(max(1, bulk_size))
             if self._skip_locked:
-                query = query.with_for_update(skip_locked=True)
+                query = query.with_for_update(skip_locked=True, of=deliveries)
             rows = conn.execute(query).all()
             if rows:
                 conn.execute(
@@ -242,7 +267,11 @@ class Deliveries:
     ) -> list[DeadLetter]:
         """Records in the dead-letter store, oldest first."""
         d = deliveries.c
-        query = select(deliveries).where(d.workspace_id == workspace_id, d.status == "dead")
+        query = (
+            select(deliveries, payloads.c.payload.label("shared_payload"))
+            .select_from(deliveries.outerjoin(payloads, payloads.c.id == d.payload_id))
+            .where(d.workspace_id == workspace_id, d.status == "dead")
+        )
         if output_id is not None:
             query = query.where(d.output_id == output_id)
         with reading(self._engine) as conn:
@@ -250,7 +279,8 @@ class Deliveries:
         return [
             DeadLetter(
                 int(r["id"]), int(r["output_id"]), int(r["connection_id"]), r["mpid"], int(r["attempts"]),
-                int(r["created_ms"]), r["finished_ms"], r["last_error"], _decode(r["payload"]),
+                int(r["created_ms"]), r["finished_ms"], r["last_error"],
+                _decode(r["shared_payload"] or r["payload"]),
             )
             for r in rows
         ]  # fmt: skip

@@ -42,7 +42,8 @@ deliveries = Table(
     Column("workspace_id", Integer, nullable=False),
     Column("mpid", BigInteger, nullable=True),
     Column("kind", String(16), nullable=False),  # batch | membership
-    Column("payload", Text, nullable=False),  # JSON of what the integration sends
+    Column("payload", Text, nullable=False),  # JSON sent; empty when payload_id is set
+    Column("payload_id", BigInteger, nullable=True),  # a payload several connections share
     Column("status", String(12), nullable=False),  # pending | delivered | rejected | skipped | dead
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_ms", BigInteger, nullable=False),
@@ -52,6 +53,14 @@ deliveries = Table(
     Column("last_error", Text, nullable=True),
     Index("ix_output_deliveries_due", "output_id", "status", "next_attempt_ms"),
     Index("ix_output_deliveries_user", "workspace_id", "mpid"),
+    sqlite_autoincrement=True,
+)
+
+payloads = Table(
+    "output_payloads",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("payload", Text, nullable=False),
     sqlite_autoincrement=True,
 )
 

@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("mpid", sa.BigInteger, nullable=True),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("payload_id", sa.BigInteger, nullable=True),
         sa.Column("status", sa.String(12), nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("next_attempt_ms", sa.BigInteger, nullable=False),
@@ -64,6 +65,12 @@ def upgrade() -> None:
         "ix_output_deliveries_due", "output_deliveries", ["output_id", "status", "next_attempt_ms"]
     )
     op.create_index("ix_output_deliveries_user", "output_deliveries", ["workspace_id", "mpid"])
+    op.create_table(
+        "output_payloads",
+        sa.Column("id", _ID, primary_key=True, autoincrement=True),
+        sa.Column("payload", sa.Text, nullable=False),
+        sqlite_autoincrement=True,
+    )
     op.create_table(
         "output_ledger",
         sa.Column("id", _ID, primary_key=True, autoincrement=True),
@@ -89,5 +96,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("output_state", "output_ledger", "output_deliveries", "output_connections", "outputs"):
+    tables = ("output_state", "output_ledger", "output_payloads", "output_deliveries", "output_connections")
+    for name in (*tables, "outputs"):
         op.drop_table(name)
