@@ -20,6 +20,7 @@ from fermion.events import EventReads, EventStore, LocalReadClient, open_event_s
 from fermion.identity import IdentityService
 from fermion.ingest import Acceptor, Authenticator, limits_from
 from fermion.metrics import Metrics
+from fermion.outputs import OutputServices, RetryPolicy
 from fermion.pipeline import Verdicts, Worker
 from fermion.plans import PlanCatalog, PlanResolver, Quarantine, VerdictLog
 from fermion.platform import ApiCredentials, Tenancy
@@ -58,6 +59,7 @@ class Runtime:
     worker_socket: Path | None = None
     _events: EventStore | None = field(default=None, repr=False)
     _local_reads: LocalReadClient | None = field(default=None, repr=False)
+    _outputs: OutputServices | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None) -> Runtime:
@@ -123,6 +125,26 @@ class Runtime:
             self._events = open_event_store(self.settings.resolved_event_store_url())
         return self._events
 
+    @property
+    def outputs(self) -> OutputServices:
+        """Outputs and connections, the delivery queue and ledger, the router and the delivery worker."""
+        if self._outputs is None:
+            s = self.settings
+            policy = RetryPolicy(
+                base_ms=s.outputs_retry_base_ms,
+                max_ms=s.outputs_retry_max_s * 1000,
+                window_ms=s.outputs_retry_window_s * 1000,
+            )
+            self._outputs = OutputServices.open(
+                self.engine,
+                self.clock,
+                self.profiles,
+                policy,
+                lease_ms=s.outputs_lease_s * 1000,
+                max_parallel=s.outputs_max_parallel,
+            )
+        return self._outputs
+
     def event_reads(self) -> EventReads:
         """Where this process reads events: the store itself, or the local worker process that holds it."""
         if self.worker_socket is not None and self.settings.resolved_event_store_url().startswith("duckdb"):
@@ -173,6 +195,9 @@ class Runtime:
             calculated=self.calculated_values,
             audiences=self.audience_evaluator,
             activation_sweep_ms=s.activation_sweep_ms,
+            outputs=self.outputs,
+            audience_catalog=self.audiences,
+            outputs_poll_ms=s.outputs_poll_ms,
         )
 
     def require_scale_out_stores(self, role: str) -> None:
@@ -193,6 +218,9 @@ class Runtime:
 
     def close(self) -> None:
         """Release connections and file locks."""
+        if self._outputs is not None:
+            self._outputs.runner.close()
+            self._outputs = None
         if self._events is not None:
             self._events.close()
             self._events = None

@@ -99,6 +99,22 @@ class Settings(BaseSettings):
         default=30.0, description="Analytics queries running longer are stopped (HTTP 504); 0 = no limit."
     )
 
+    outputs_retry_window_s: int = Field(
+        default=14_400,
+        description="How long a failing delivery is retried before it goes to the dead-letter store.",
+    )
+    outputs_retry_base_ms: int = Field(
+        default=1000, description="First retry delay of a delivery; doubles each attempt, with jitter."
+    )
+    outputs_retry_max_s: int = Field(default=600, description="Longest delay between two delivery attempts.")
+    outputs_lease_s: int = Field(
+        default=120, description="A claimed delivery is claimed again after this long (a worker died)."
+    )
+    outputs_poll_ms: int = Field(
+        default=250, description="How often the worker routes audience changes and starts delivery runs."
+    )
+    outputs_max_parallel: int = Field(default=8, description="Outputs delivering at once in one worker.")
+
     def resolved_database_url(self) -> str:
         """The state store URL, defaulting to SQLite in the data dir."""
         return self.database_url or f"sqlite:///{(self.data_dir / 'fermion.db').resolve()}"

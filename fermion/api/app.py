@@ -16,6 +16,7 @@ from fermion.api.idsync import IdSyncApi
 from fermion.api.idsync import route_of as is_idsync_path
 from fermion.api.live import live_stream_router
 from fermion.api.operations import operations_router
+from fermion.api.outputs import outputs_router
 from fermion.api.plans import data_planning_router
 from fermion.api.profiles import profile_api_router
 from fermion.ingest import (
@@ -112,6 +113,7 @@ def _framework(runtime: Runtime) -> FastAPI:
     app.include_router(audiences_router(runtime))
     app.include_router(calculated_router(runtime))
     app.include_router(analytics_router(runtime))
+    app.include_router(outputs_router(runtime))
     runtime.metrics.add_gauges(lambda: _inbox_gauges(runtime.inbox))
     return app
 

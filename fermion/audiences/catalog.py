@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from sqlalchemy import Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 
 from fermion.audiences.criteria import (
     AttributeCriterion,
@@ -376,6 +376,26 @@ class Audiences:
                 values[key] = _decode(values[key])
             result.append(MembershipChange(**values))
         return result
+
+    def undelivered(self, conn: Connection, limit: int = 1000) -> list[MembershipChange]:
+        """The oldest changes not yet taken by the outputs stage, read in the caller's transaction."""
+        c = audience_changes
+        query = select(c).where(c.c.delivered_ms.is_(None)).order_by(c.c.id).limit(limit)
+        if conn.dialect.name == "postgresql":  # concurrent workers take different changes
+            query = query.with_for_update(skip_locked=True)
+        result = []
+        for row in conn.execute(query).mappings().all():
+            values = dict(row)
+            for key in ("user_identities", "device_identities", "user_attributes"):
+                values[key] = _decode(values[key])
+            result.append(MembershipChange(**values))
+        return result
+
+    def mark_delivered(self, conn: Connection, ids: list[int], now_ms: int) -> None:
+        """Mark changes as taken by the outputs stage (in the transaction that queued their deliveries)."""
+        c = audience_changes
+        for start in range(0, len(ids), 500):
+            conn.execute(update(c).where(c.c.id.in_(ids[start : start + 500])).values(delivered_ms=now_ms))
 
 
 def _is(workspace_id: int, audience_id: int) -> Any:

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
 
-from fermion.audiences import AudienceEvaluator
+from fermion.audiences import AudienceEvaluator, Audiences
 from fermion.calculated import CalculatedValues
 from fermion.clock import Clock
 from fermion.events import EventStore
 from fermion.identity import IdentityService
 from fermion.metrics import Metrics
+from fermion.outputs import OutputServices, RoutedBatch
 from fermion.pipeline.stages import (
     Decoded,
     Prepared,
@@ -74,6 +75,9 @@ class Worker:
         calculated: CalculatedValues | None = None,
         audiences: AudienceEvaluator | None = None,
         activation_sweep_ms: int = 1000,
+        outputs: OutputServices | None = None,
+        audience_catalog: Audiences | None = None,
+        outputs_poll_ms: int = 250,
     ) -> None:
         self._engine = engine
         self._inbox = inbox
@@ -101,6 +105,10 @@ class Worker:
         self._audiences = audiences
         self._activation_sweep_ms = activation_sweep_ms
         self._next_activation_ms = 0
+        self._outputs = outputs
+        self._audience_catalog = audience_catalog
+        self._outputs_poll_ms = outputs_poll_ms
+        self._next_outputs_ms = 0
 
     def tick(self) -> TickResult:
         """Renew leases when due, then claim and process one micro-batch."""
@@ -118,6 +126,9 @@ class Worker:
         if now >= self._next_activation_ms:
             self._next_activation_ms = now + self._activation_sweep_ms
             self._activation_jobs()
+        if now >= self._next_outputs_ms:
+            self._next_outputs_ms = now + self._outputs_poll_ms
+            self._outputs_jobs()
         owned = None if len(self._partitions) == INBOX_PARTITIONS else self._partitions
         items = self._inbox.claim(owned, self._batch_size)
         if not items:
@@ -192,6 +203,20 @@ class Worker:
             self._verdicts.record(conn, decoded, checked, mpids, plans, now)
             if self._calculated is not None and self._audiences is not None:
                 activate(conn, self._calculated, self._audiences, counted, now)
+            if self._outputs is not None:
+                routed = [
+                    RoutedBatch(
+                        entry.item.workspace_id,
+                        entry.item.input_id,
+                        entry.item.id,
+                        mpids[entry.item.id],
+                        entry.item.received_ms,
+                        entry.batch,
+                        checked[entry.item.id].blocked_events,
+                    )
+                    for entry in decoded
+                ]
+                self._outputs.router.route_batches(conn, routed, now)
             self._inbox.ack(conn, prepared.item_ids)
         return stored, parked
 
@@ -227,6 +252,18 @@ class Worker:
                 expire_windows(conn, calculated, audiences, now)
         except Exception:  # worker guard: batches keep flowing; freshness stops advancing, which shows
             _log.exception("backfill or window expiry failed; retrying at the next sweep")
+
+    def _outputs_jobs(self) -> None:
+        """outputs.route for audience connections (the membership-change queue), then start delivery runs."""
+        if self._outputs is None:
+            return
+        try:
+            if self._audience_catalog is not None:
+                while self._outputs.router.route_changes(self._audience_catalog) == 1000:
+                    pass
+            self._outputs.runner.tick()
+        except Exception:  # worker guard: batches keep flowing; undelivered changes wait for the next pass
+            _log.exception("routing audience changes or starting deliveries failed")
 
     def _park(self, item: InboxItem, exc: Exception) -> None:
         _log.error("batch parked", extra={"inbox_id": item.id, "error": repr(exc)})

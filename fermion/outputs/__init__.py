@@ -1,0 +1,76 @@
+"""Outputs and connections (spec activation §4–§6): per-connection processing in the documented order,
+routing from the pipeline, a durable per-output delivery queue with retries as data, dead letters with
+redrive, the delivery ledger, and the integrations (webhook, Klaviyo audience, Klaviyo events, files)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from fermion.clock import Clock
+from fermion.outputs.catalog import Connection, Output, Outputs
+from fermion.outputs.deliveries import DeadLetter, Deliveries, LedgerEntry, NewDelivery
+from fermion.outputs.integrations import INTEGRATIONS, Integration, Setting, integration_named
+from fermion.outputs.outbound import outbound_batch
+from fermion.outputs.processing import Processing, parse_processing, process_batch, process_membership
+from fermion.outputs.retry import RetryPolicy
+from fermion.outputs.router import RoutedBatch, Router
+from fermion.outputs.runner import DeliveryRunner
+from fermion.profiles import ProfileStore
+
+
+@dataclass
+class OutputServices:
+    """The outputs context of one process, wired: catalog, queue and ledger, router, delivery worker."""
+
+    outputs: Outputs
+    deliveries: Deliveries
+    router: Router
+    runner: DeliveryRunner
+
+    @classmethod
+    def open(
+        cls,
+        engine: Engine,
+        clock: Clock,
+        profiles: ProfileStore,
+        policy: RetryPolicy,
+        *,
+        lease_ms: int,
+        max_parallel: int,
+    ) -> OutputServices:
+        """Build the outputs context on a state store."""
+        outputs = Outputs(engine, clock)
+        deliveries = Deliveries(engine, clock, policy, lease_ms)
+        return cls(
+            outputs,
+            deliveries,
+            Router(engine, clock, outputs, deliveries, profiles),
+            DeliveryRunner(engine, clock, outputs, deliveries, max_parallel=max_parallel),
+        )
+
+
+__all__ = [
+    "INTEGRATIONS",
+    "Connection",
+    "DeadLetter",
+    "Deliveries",
+    "DeliveryRunner",
+    "Integration",
+    "LedgerEntry",
+    "NewDelivery",
+    "Output",
+    "OutputServices",
+    "Outputs",
+    "Processing",
+    "RetryPolicy",
+    "RoutedBatch",
+    "Router",
+    "Setting",
+    "integration_named",
+    "outbound_batch",
+    "parse_processing",
+    "process_batch",
+    "process_membership",
+]

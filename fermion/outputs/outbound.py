@@ -1,0 +1,54 @@
+"""The outbound batch JSON that raw-data outputs receive (spec activation §6.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Set
+from typing import Any
+
+import msgspec
+
+from fermion.schema import Batch
+
+SCHEMA_VERSION = 2
+
+
+def outbound_batch(
+    batch: Batch,
+    *,
+    mpid: int,
+    inbox_id: int,
+    received_ms: int,
+    skip: Set[int] = frozenset(),
+    include_mp_deviceid: bool = False,
+) -> dict[str, Any]:
+    """The batch as outputs receive it: ``user_identities`` as an array of typed identities, ``mpid``,
+    ``batch_id``, ``timestamp_unixtime_ms`` (receipt), per-event ``message_id``, ``schema_version`` and
+    ``system_notifications``. ``skip`` lists events a data plan blocked (by position)."""
+    body: dict[str, Any] = msgspec.to_builtins(batch)
+    events = body.get("events") or []
+    kept = []
+    for index, event in enumerate(events):
+        if index in skip:
+            continue
+        data = event.get("data") or {}
+        message_id = data.get("source_message_id") or f"{inbox_id}:{index}"
+        data.setdefault("event_start_unixtime_ms", data.get("timestamp_unixtime_ms", received_ms))
+        event["data"] = data
+        event["message_id"] = message_id
+        event["message_type"] = event.get("event_type")
+        kept.append(event)
+    body["events"] = kept
+    identities = body.get("user_identities") or {}
+    body["user_identities"] = [
+        {"identity_type": name, "identity": value, "timestamp_unixtime_ms": received_ms}
+        for name, value in identities.items()
+        if value is not None
+    ]
+    if not include_mp_deviceid:
+        body.pop("mp_deviceid", None)
+    body["mpid"] = str(mpid)
+    body["batch_id"] = inbox_id
+    body["timestamp_unixtime_ms"] = received_ms
+    body["schema_version"] = SCHEMA_VERSION
+    body.setdefault("system_notifications", [])
+    return body

@@ -1,0 +1,55 @@
+"""Output fixtures: the audience fixtures (frozen clock runtime, Bearer tokens), a webhook receiver, the
+Klaviyo fake, and helpers that run the pipeline and the delivery worker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from fermion.runtime import Runtime
+from tests.audiences.conftest import bearer, clock, runtime, settings, workspace  # noqa: F401
+from tests.audiences.test_cli import cli_env  # noqa: F401
+from tests.fakes.klaviyo import FakeKlaviyo
+from tests.fakes.webhook import WebhookReceiver
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    """A webhook receiver on 127.0.0.1."""
+    server = WebhookReceiver().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def klaviyo() -> Iterator[FakeKlaviyo]:
+    """The Klaviyo fake on 127.0.0.1."""
+    server = FakeKlaviyo().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def run_pipeline(opened: Runtime) -> None:
+    """Process the inbox, route audience changes, and run every output once."""
+    opened.new_worker().drain()
+    opened.outputs.router.route_changes(opened.audiences)
+    opened.outputs.runner.deliver_due()
+
+
+def deliver(opened: Runtime) -> None:
+    """Run every output once (what the worker does every FERMION_OUTPUTS_POLL_MS)."""
+    opened.outputs.runner.deliver_due()
+
+
+def api(client: TestClient, headers: dict[str, str], method: str, path: str, body: Any = None) -> Any:
+    """A Platform API call under the default workspace that must succeed."""
+    response = client.request(method, f"/platform/v1/workspace/1{path}", json=body, headers=headers)
+    assert response.status_code in (200, 201), response.text
+    return response.json()
