@@ -22,6 +22,7 @@ from fermion.metrics import Metrics
 from fermion.pipeline import Verdicts, Worker
 from fermion.plans import PlanCatalog, PlanResolver, Quarantine, VerdictLog
 from fermion.platform import ApiCredentials, Tenancy
+from fermion.privacy import DataSubjectRights
 from fermion.profiles import ProfileStore
 from fermion.queue import GroupCommitter, Inbox
 from fermion.ratelimit import TokenBuckets
@@ -56,6 +57,7 @@ class Runtime:
     worker_socket: Path | None = None
     _events: EventStore | None = field(default=None, repr=False)
     _local_reads: LocalReadClient | None = field(default=None, repr=False)
+    _privacy: DataSubjectRights | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None) -> Runtime:
@@ -120,6 +122,21 @@ class Runtime:
             self._events = open_event_store(self.settings.resolved_event_store_url())
         return self._events
 
+    @property
+    def privacy(self) -> DataSubjectRights:
+        """Data subject requests, their signer and consent history (the signing key is made on first use)."""
+        if self._privacy is None:
+            s = self.settings
+            self._privacy = DataSubjectRights(
+                self.engine,
+                self.clock,
+                s.data_dir,
+                processor_domain=s.dsr_processor_domain,
+                waiting_period_ms=s.dsr_waiting_period_hours * 3_600_000,
+                results_ttl_ms=s.dsr_results_ttl_days * 86_400_000,
+            )
+        return self._privacy
+
     def event_reads(self) -> EventReads:
         """Where this process reads events: the store itself, or the local worker process that holds it."""
         if self.worker_socket is not None and self.settings.resolved_event_store_url().startswith("duckdb"):
@@ -162,6 +179,8 @@ class Runtime:
             calculated=self.calculated_values,
             audiences=self.audience_evaluator,
             activation_sweep_ms=s.activation_sweep_ms,
+            privacy=self.privacy,
+            dsr_sweep_ms=s.dsr_sweep_ms,
         )
 
     def require_scale_out_stores(self, role: str) -> None:

@@ -10,6 +10,7 @@ from fermion import __version__
 from fermion.cli import audiences as audiences_cli
 from fermion.cli import calculated as calculated_cli
 from fermion.cli import credentials, identity, pipeline, plans, serve, tenancy, tls
+from fermion.cli import dsr as dsr_cli
 from fermion.errors import FermionError
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ app.command("live")(plans.live)
 app.add_typer(tls.app, name="tls")
 app.add_typer(audiences_cli.app, name="audiences")
 app.add_typer(calculated_cli.app, name="calculated")
+app.add_typer(dsr_cli.app, name="dsr")
 
 
 @app.command("version")

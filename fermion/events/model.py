@@ -110,6 +110,10 @@ class EventStore(Protocol):
         """Remove events by uid (a replay that brings back a fuller copy replaces them); returns how many."""
         ...
 
+    def delete_events_of(self, workspace_id: int, mpid: int) -> int:
+        """Remove every event of one profile (erasure of a data subject); returns how many."""
+        ...
+
     def close(self) -> None:
         """Release the store's connections and file locks."""
         ...

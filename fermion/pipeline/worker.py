@@ -33,6 +33,7 @@ from fermion.pipeline.stages import (
 )
 from fermion.pipeline.verdicts import Verdicts
 from fermion.platform import Input, Tenancy
+from fermion.privacy import DataSubjectRights
 from fermion.profiles import ProfileStore
 from fermion.queue import INBOX_PARTITIONS, Inbox, InboxItem, PartitionLeases
 from fermion.schema import BatchLimits
@@ -74,6 +75,8 @@ class Worker:
         calculated: CalculatedValues | None = None,
         audiences: AudienceEvaluator | None = None,
         activation_sweep_ms: int = 1000,
+        privacy: DataSubjectRights | None = None,
+        dsr_sweep_ms: int = 1000,
     ) -> None:
         self._engine = engine
         self._inbox = inbox
@@ -101,6 +104,9 @@ class Worker:
         self._audiences = audiences
         self._activation_sweep_ms = activation_sweep_ms
         self._next_activation_ms = 0
+        self._privacy = privacy
+        self._dsr_sweep_ms = dsr_sweep_ms
+        self._next_dsr_ms = 0
 
     def tick(self) -> TickResult:
         """Renew leases when due, then claim and process one micro-batch."""
@@ -118,6 +124,9 @@ class Worker:
         if now >= self._next_activation_ms:
             self._next_activation_ms = now + self._activation_sweep_ms
             self._activation_jobs()
+        if self._privacy is not None and now >= self._next_dsr_ms:
+            self._next_dsr_ms = now + self._dsr_sweep_ms
+            self._data_subject_requests()
         owned = None if len(self._partitions) == INBOX_PARTITIONS else self._partitions
         items = self._inbox.claim(owned, self._batch_size)
         if not items:
@@ -182,6 +191,8 @@ class Worker:
         with self._engine.begin() as conn:
             for plan in plans:
                 self._identity.save_plan(conn, plan)
+            if self._privacy is not None:
+                self._privacy.consent.record(conn, prepared.profiles, now)
             self._profiles.apply(conn, prepared.profiles, now)
             self._verdicts.record(conn, decoded, checked, mpids, plans, now)
             if self._calculated is not None and self._audiences is not None:
@@ -221,6 +232,14 @@ class Worker:
                 expire_windows(conn, calculated, audiences, now)
         except Exception:  # worker guard: batches keep flowing; freshness stops advancing, which shows
             _log.exception("backfill or window expiry failed; retrying at the next sweep")
+
+    def _data_subject_requests(self) -> None:
+        """Carry out due data subject requests (erasure deletes events here, where the store is open)."""
+        assert self._privacy is not None
+        try:
+            self._privacy.orchestrator.run_due(self._events)
+        except Exception:  # worker guard: batches keep flowing; the request stays open and is retried
+            _log.exception("data subject requests failed; retrying at the next sweep")
 
     def _park(self, item: InboxItem, exc: Exception) -> None:
         _log.error("batch parked", extra={"inbox_id": item.id, "error": repr(exc)})
