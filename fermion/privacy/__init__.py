@@ -7,6 +7,7 @@ An orchestrator like the pipeline: it reads and deletes across the contexts that
 from __future__ import annotations
 
 from fermion.privacy.consent import ConsentChange, ConsentHistory
+from fermion.privacy.consent_rules import ConsentRule, allowed, consent_event, consent_notifications
 from fermion.privacy.erasure import Receipt, erase
 from fermion.privacy.forwarding import ErasureForwarder, ErasureOrder, ForwardOutcome
 from fermion.privacy.orchestrator import DsrOrchestrator
@@ -36,6 +37,7 @@ __all__ = [
     "REQUEST_TYPES",
     "ConsentChange",
     "ConsentHistory",
+    "ConsentRule",
     "DataSubjectRights",
     "DsrOrchestrator",
     "DsrRecord",
@@ -47,6 +49,9 @@ __all__ = [
     "Receipt",
     "Subject",
     "SubjectRequest",
+    "allowed",
+    "consent_event",
+    "consent_notifications",
     "erase",
     "find_subject",
     "iso",
