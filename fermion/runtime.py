@@ -24,6 +24,7 @@ from fermion.outputs import OutputServices, RetryPolicy
 from fermion.pipeline import Verdicts, Worker
 from fermion.plans import PlanCatalog, PlanResolver, Quarantine, VerdictLog
 from fermion.platform import ApiCredentials, Tenancy
+from fermion.privacy import DataSubjectRights
 from fermion.profiles import ProfileStore
 from fermion.queue import GroupCommitter, Inbox
 from fermion.ratelimit import TokenBuckets
@@ -60,6 +61,7 @@ class Runtime:
     _events: EventStore | None = field(default=None, repr=False)
     _local_reads: LocalReadClient | None = field(default=None, repr=False)
     _outputs: OutputServices | None = field(default=None, repr=False)
+    _privacy: DataSubjectRights | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None) -> Runtime:
@@ -145,6 +147,21 @@ class Runtime:
             )
         return self._outputs
 
+    @property
+    def privacy(self) -> DataSubjectRights:
+        """Data subject requests, their signer and consent history (the signing key is made on first use)."""
+        if self._privacy is None:
+            s = self.settings
+            self._privacy = DataSubjectRights(
+                self.engine,
+                self.clock,
+                s.data_dir,
+                processor_domain=s.dsr_processor_domain,
+                waiting_period_ms=s.dsr_waiting_period_hours * 3_600_000,
+                results_ttl_ms=s.dsr_results_ttl_days * 86_400_000,
+            )
+        return self._privacy
+
     def event_reads(self) -> EventReads:
         """Where this process reads events: the store itself, or the local worker process that holds it."""
         if self.worker_socket is not None and self.settings.resolved_event_store_url().startswith("duckdb"):
@@ -198,6 +215,8 @@ class Runtime:
             outputs=self.outputs,
             audience_catalog=self.audiences,
             outputs_poll_ms=s.outputs_poll_ms,
+            privacy=self.privacy,
+            dsr_sweep_ms=s.dsr_sweep_ms,
         )
 
     def require_scale_out_stores(self, role: str) -> None:

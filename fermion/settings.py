@@ -115,6 +115,20 @@ class Settings(BaseSettings):
     )
     outputs_max_parallel: int = Field(default=8, description="Outputs delivering at once in one worker.")
 
+    dsr_waiting_period_hours: int = Field(
+        default=168, description="Data subject erasures wait this long, cancellable, before they run."
+    )
+    dsr_results_ttl_days: int = Field(
+        default=7, description="How long an access or portability archive can be downloaded (then 410)."
+    )
+    dsr_processor_domain: str = Field(
+        default="opendsr.fermion.local",
+        description="The OpenDSR processor domain: signature header value and subject of the certificate.",
+    )
+    dsr_sweep_ms: int = Field(
+        default=1000, description="How often the worker runs due data subject requests and sends callbacks."
+    )
+
     def resolved_database_url(self) -> str:
         """The state store URL, defaulting to SQLite in the data dir."""
         return self.database_url or f"sqlite:///{(self.data_dir / 'fermion.db').resolve()}"

@@ -11,6 +11,7 @@ from fermion import __version__
 from fermion.api.analytics import analytics_router
 from fermion.api.audiences import audiences_router
 from fermion.api.calculated import calculated_router
+from fermion.api.dsr import dsr_router
 from fermion.api.errors import install_error_handlers
 from fermion.api.idsync import IdSyncApi
 from fermion.api.idsync import route_of as is_idsync_path
@@ -114,6 +115,7 @@ def _framework(runtime: Runtime) -> FastAPI:
     app.include_router(calculated_router(runtime))
     app.include_router(analytics_router(runtime))
     app.include_router(outputs_router(runtime))
+    app.include_router(dsr_router(runtime))
     runtime.metrics.add_gauges(lambda: _inbox_gauges(runtime.inbox))
     return app
 

@@ -11,6 +11,7 @@ from fermion.cli import analytics as analytics_cli
 from fermion.cli import audiences as audiences_cli
 from fermion.cli import calculated as calculated_cli
 from fermion.cli import credentials, identity, pipeline, plans, serve, tenancy, tls
+from fermion.cli import dsr as dsr_cli
 from fermion.cli import outputs as outputs_cli
 from fermion.errors import FermionError
 
@@ -39,6 +40,7 @@ app.add_typer(analytics_cli.app, name="analytics")
 app.add_typer(outputs_cli.outputs, name="outputs")
 app.add_typer(outputs_cli.connections, name="connections")
 app.add_typer(outputs_cli.deliveries, name="deliveries")
+app.add_typer(dsr_cli.app, name="dsr")
 
 
 @app.command("version")

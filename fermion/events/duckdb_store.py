@@ -168,6 +168,10 @@ class DuckDBEventStore:
                 cursor.execute("SET threads = 1")
                 cursor.close()
 
+    def delete_events_of(self, workspace_id: int, mpid: int) -> int:
+        rows = self._query("DELETE FROM events WHERE workspace_id = ? AND mpid = ?", [workspace_id, mpid])
+        return int(rows[0][0]) if rows else 0
+
     def close(self) -> None:
         with self._lock:
             self._con.close()

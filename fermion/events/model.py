@@ -126,6 +126,10 @@ class EventStore(Protocol):
         """
         ...
 
+    def delete_events_of(self, workspace_id: int, mpid: int) -> int:
+        """Remove every event of one profile (erasure of a data subject); returns how many."""
+        ...
+
     def close(self) -> None:
         """Release the store's connections and file locks."""
         ...

@@ -169,6 +169,12 @@ class PostgresEventStore:
         except psycopg.errors.QueryCanceled as exc:
             raise QueryTimeout(f"The query ran longer than {timeout_s:g} s and was stopped.") from exc
 
+    def delete_events_of(self, workspace_id: int, mpid: int) -> int:
+        con = self._con()
+        with con.transaction(), con.cursor() as cur:
+            cur.execute("DELETE FROM events WHERE workspace_id = %s AND mpid = %s", [workspace_id, mpid])
+            return cur.rowcount
+
     def close(self) -> None:
         with self._connections_lock:
             for con in self._connections:

@@ -34,6 +34,7 @@ from fermion.pipeline.stages import (
 )
 from fermion.pipeline.verdicts import Verdicts
 from fermion.platform import Input, Tenancy
+from fermion.privacy import DataSubjectRights
 from fermion.profiles import ProfileStore
 from fermion.queue import INBOX_PARTITIONS, Inbox, InboxItem, PartitionLeases
 from fermion.schema import BatchLimits
@@ -78,6 +79,8 @@ class Worker:
         outputs: OutputServices | None = None,
         audience_catalog: Audiences | None = None,
         outputs_poll_ms: int = 250,
+        privacy: DataSubjectRights | None = None,
+        dsr_sweep_ms: int = 1000,
     ) -> None:
         self._engine = engine
         self._inbox = inbox
@@ -109,6 +112,9 @@ class Worker:
         self._audience_catalog = audience_catalog
         self._outputs_poll_ms = outputs_poll_ms
         self._next_outputs_ms = 0
+        self._privacy = privacy
+        self._dsr_sweep_ms = dsr_sweep_ms
+        self._next_dsr_ms = 0
 
     def tick(self) -> TickResult:
         """Renew leases when due, then claim and process one micro-batch."""
@@ -129,6 +135,9 @@ class Worker:
         if now >= self._next_outputs_ms:
             self._next_outputs_ms = now + self._outputs_poll_ms
             self._outputs_jobs()
+        if self._privacy is not None and now >= self._next_dsr_ms:
+            self._next_dsr_ms = now + self._dsr_sweep_ms
+            self._data_subject_requests()
         owned = None if len(self._partitions) == INBOX_PARTITIONS else self._partitions
         items = self._inbox.claim(owned, self._batch_size)
         if not items:
@@ -199,6 +208,8 @@ class Worker:
         with self._engine.begin() as conn:
             for plan in plans:
                 self._identity.save_plan(conn, plan)
+            if self._privacy is not None:
+                self._privacy.consent.record(conn, prepared.profiles, now)
             self._profiles.apply(conn, prepared.profiles, now)
             self._verdicts.record(conn, decoded, checked, mpids, plans, now)
             if self._calculated is not None and self._audiences is not None:
@@ -264,6 +275,14 @@ class Worker:
             self._outputs.runner.tick()
         except Exception:  # worker guard: batches keep flowing; undelivered changes wait for the next pass
             _log.exception("routing audience changes or starting deliveries failed")
+
+    def _data_subject_requests(self) -> None:
+        """Carry out due data subject requests (erasure deletes events here, where the store is open)."""
+        assert self._privacy is not None
+        try:
+            self._privacy.orchestrator.run_due(self._events)
+        except Exception:  # worker guard: batches keep flowing; the request stays open and is retried
+            _log.exception("data subject requests failed; retrying at the next sweep")
 
     def _park(self, item: InboxItem, exc: Exception) -> None:
         _log.error("batch parked", extra={"inbox_id": item.id, "error": repr(exc)})

@@ -1,0 +1,33 @@
+"""The privacy context assembled: requests, the orchestrator, the signer and consent history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from fermion.clock import Clock
+from fermion.privacy.consent import ConsentHistory
+from fermion.privacy.orchestrator import DsrOrchestrator
+from fermion.privacy.requests import DsrRequests
+from fermion.privacy.signing import ProcessorSigner
+from fermion.profiles import ProfileStore
+
+
+class DataSubjectRights:
+    """Everything a process needs of privacy: built once by the runtime."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        data_dir: Path,
+        *,
+        processor_domain: str,
+        waiting_period_ms: int,
+        results_ttl_ms: int,
+    ) -> None:
+        self.requests = DsrRequests(engine, clock, waiting_period_ms)
+        self.signer = ProcessorSigner(data_dir, processor_domain)
+        self.orchestrator = DsrOrchestrator(engine, clock, self.requests, self.signer, results_ttl_ms)
+        self.consent = ConsentHistory(engine, ProfileStore(engine))
