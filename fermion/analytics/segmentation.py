@@ -124,7 +124,10 @@ def _series_rows(
         and interval != "full"
         and frame.partitions_distinct(runner.dialect, interval)
     ):
-        body = frame.per_bucket(f"SELECT k, g, {aggregate} FROM m WHERE {{bucket}} GROUP BY k, g", interval)
+        # the bucket's key is a constant in each part, so the grouping is by group alone
+        body = frame.per_bucket(
+            f"SELECT {{key}} AS k, g, {aggregate} FROM m WHERE {{bucket}} GROUP BY g", interval
+        )
     return runner.run(sql, f"WITH src AS NOT MATERIALIZED ({src}), m AS NOT MATERIALIZED ({rows}) {body}")
 
 

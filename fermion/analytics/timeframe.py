@@ -178,20 +178,45 @@ class Timeframe:
         )
 
     def per_bucket(self, template: str, interval: str) -> str:
-        """SQL: ``template`` once per bucket, ``{bucket}`` replaced by a filter on columns ``ts`` and ``k``.
+        """SQL: ``template`` once per bucket, ``{bucket}`` replaced by a filter on columns ``ts`` and ``k``
+        and ``{key}`` by the bucket's key (a constant: every row the filter keeps has that key).
 
         DuckDB's hash table for a distinct count over all buckets at once grows past the CPU caches; one small
-        table per bucket is several times faster. The time bounds (two hours wider than the bucket, for zones
-        whose midnight moves) let the scan skip other row groups of the time-ordered store; the key test keeps
-        the result exactly that of one grouped query.
+        table per bucket is several times faster. The time bounds let the scan skip other row groups of the
+        time-ordered store. Where the zone's offset does not change near the bucket, the bucket is exactly a
+        range of UTC instants (:meth:`exact_bounds`) and the filter is that range alone, so the key need not
+        be computed per row; elsewhere the bounds are two hours wider (for zones whose midnight moves) and a
+        key test keeps the result exactly that of one grouped query.
         """
         parts = []
         for key in self.keys(interval):
-            low = datetime.fromisoformat(self.start_of(key, interval))
-            high = self.end_ms_of(key, interval)
-            bounds = f"ts >= {_ms(low) - 2 * HOUR_MS} AND ts < {high + 2 * HOUR_MS} AND k = {key}"
-            parts.append(template.replace("{bucket}", bounds))
+            exact = self.exact_bounds(key, interval)
+            if exact is not None:
+                bounds = f"ts >= {exact[0]} AND ts < {exact[1]}"
+            else:
+                low = datetime.fromisoformat(self.start_of(key, interval))
+                high = self.end_ms_of(key, interval)
+                bounds = f"ts >= {_ms(low) - 2 * HOUR_MS} AND ts < {high + 2 * HOUR_MS} AND k = {key}"
+            parts.append(template.replace("{bucket}", bounds).replace("{key}", f"CAST({key} AS BIGINT)"))
         return " UNION ALL ".join(parts)
+
+    def exact_bounds(self, key: int, interval: str) -> tuple[int, int] | None:
+        """``[low, high)`` in UTC ms when the instants of bucket ``key`` are exactly that range, else None.
+
+        Holds when no offset change of the timeframe falls within the bucket widened by the spread of the
+        offsets and a day: the key is then monotonic in time around the bucket, the instants just outside
+        have other keys, and no instant further away can reach back into it.
+        """
+        low = _ms(datetime.fromisoformat(self.start_of(key, interval)))
+        high = self.end_ms_of(key, interval)
+        values = [offset for _, offset in self.offsets]
+        margin = max(values) - min(values) + DAY_MS
+        if any(low - margin <= since <= high + margin for since, _ in self.offsets[1:]):
+            return None
+        inside = self.key_of(low, interval) == key and self.key_of(high - 1, interval) == key
+        if not inside or key in (self.key_of(low - 1, interval), self.key_of(high, interval)):
+            return None
+        return low, high
 
     def end_ms_of(self, key: int, interval: str) -> int:
         """The UTC instant where bucket ``key`` ends."""
