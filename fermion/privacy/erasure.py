@@ -20,6 +20,7 @@ from fermion.privacy.stores import (
     alias_rows,
     delete_inbox_rows,
     delete_rows,
+    delete_shared_payloads,
     inbox_rows,
     table,
 )
@@ -57,7 +58,10 @@ def erase(engine: Engine, events: EventStore, subject: Subject, now_ms: int) -> 
     try:
         with engine.begin() as conn:
             removals = _end_memberships(conn, subject, now_ms)
-            state = [Receipt(name, "done", delete_rows(conn, name, subject), now_ms) for name in MPID_TABLES]
+            payloads = Receipt("output_payloads", "done", delete_shared_payloads(conn, subject), now_ms)
+            state = [payloads] + [
+                Receipt(name, "done", delete_rows(conn, name, subject), now_ms) for name in MPID_TABLES
+            ]
             state.append(Receipt("alias_requests", "done", alias_rows(conn, subject, remove=True), now_ms))
             _emit_removals(conn, removals, now_ms)
         receipts.extend(state)

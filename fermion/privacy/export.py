@@ -54,6 +54,6 @@ def build_archive(engine: Engine, events: EventStore, subject: Subject, subject_
         "stores": stores,
         "events": stored,
         "inbox_batches": pending,
-        "deliveries": [],
+        "deliveries": stores.get("output_ledger", []),  # what happened to each of their records
     }
     return json.dumps(archive, sort_keys=True, default=str).encode()

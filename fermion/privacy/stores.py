@@ -32,6 +32,8 @@ MPID_TABLES = (
     "batch_verdicts",
     "quarantine",
     "consent_history",
+    "output_deliveries",
+    "output_ledger",
 )
 
 
@@ -116,6 +118,18 @@ def rows_of(conn: Connection, name: str, subject: Subject) -> list[dict[str, Any
     t = table(name)
     query = select(t).where(t.c.workspace_id == subject.workspace_id, _of_subject(t, subject))
     return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def delete_shared_payloads(conn: Connection, subject: Subject) -> int:
+    """Delete the outbound payloads of the subject's deliveries (connections share one per batch)."""
+    deliveries, payloads = table("output_deliveries"), table("output_payloads")
+    ids = select(deliveries.c.payload_id).where(
+        deliveries.c.workspace_id == subject.workspace_id,
+        deliveries.c.mpid.in_(sorted(subject.mpids) or [0]),
+        deliveries.c.payload_id.is_not(None),
+    )
+    result = conn.execute(delete(payloads).where(payloads.c.id.in_(ids)))
+    return int(result.rowcount or 0)
 
 
 def delete_rows(conn: Connection, name: str, subject: Subject) -> int:
