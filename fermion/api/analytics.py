@@ -24,8 +24,7 @@ from fermion.analytics import (
     to_csv,
 )
 from fermion.analytics import Query as Definition
-from fermion.api.oauth import bearer_grant
-from fermion.errors import Forbidden
+from fermion.api.oauth import bearer_grant, granted_workspace
 from fermion.platform import TokenGrant
 from fermion.runtime import Runtime
 
@@ -100,10 +99,7 @@ def analytics_router(runtime: Runtime) -> APIRouter:
     }
 
     def workspace(workspace_id: int, grant: TokenGrant = Depends(grant_of)) -> int:
-        if not grant.allows(workspace_id):
-            raise Forbidden(f"This token is not granted workspace {workspace_id}.")
-        runtime.tenancy.get_workspace(workspace_id)
-        return workspace_id
+        return granted_workspace(runtime, grant, workspace_id).id
 
     def run(workspace_id: int, definition: Definition, fmt: Format) -> Response:
         return _respond(run_query(runtime.analytics(), workspace_id, definition), fmt)

@@ -12,10 +12,9 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel, Field
 
-from fermion.api.oauth import bearer_grant
+from fermion.api.oauth import bearer_grant, granted_workspace
 from fermion.audiences import Audience, Membership, MembershipChange
 from fermion.calculated import current_lag_ms, iso_ms
-from fermion.errors import Forbidden
 from fermion.platform import TokenGrant
 from fermion.runtime import Runtime
 
@@ -187,9 +186,7 @@ def audiences_router(runtime: Runtime) -> APIRouter:
     }
 
     def workspace(workspace_id: int, grant: TokenGrant = Depends(grant_of)) -> WorkspaceRef:
-        if not grant.allows(workspace_id):
-            raise Forbidden(f"This token is not granted workspace {workspace_id}.")
-        found = runtime.tenancy.get_workspace(workspace_id)
+        found = granted_workspace(runtime, grant, workspace_id)
         return WorkspaceRef(name=found.name, id=found.id)
 
     def waiting() -> int:

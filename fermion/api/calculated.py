@@ -11,10 +11,10 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Response
 from pydantic import BaseModel, Field
 
 from fermion.api.audiences import Freshness, freshness
-from fermion.api.oauth import bearer_grant
+from fermion.api.oauth import bearer_grant, granted_workspace
 from fermion.audiences import calculated_attributes_in
 from fermion.calculated import CalculatedAttribute, SeedRequest, iso_ms, parse_seed_request
-from fermion.errors import BadRequest, Forbidden, NotFound
+from fermion.errors import BadRequest, NotFound
 from fermion.platform import TokenGrant
 from fermion.profiles import ProfileStore, stored_user_identity_type
 from fermion.runtime import Runtime
@@ -112,9 +112,7 @@ def calculated_router(runtime: Runtime) -> APIRouter:
     tags: list[str | Enum] = ["calculated attributes"]
 
     def workspace(workspace_id: int, grant: TokenGrant = Depends(grant_of)) -> int:
-        if not grant.allows(workspace_id):
-            raise Forbidden(f"This token is not granted workspace {workspace_id}.")
-        return runtime.tenancy.get_workspace(workspace_id).id
+        return granted_workspace(runtime, grant, workspace_id).id
 
     def body(ca: CalculatedAttribute) -> CalculatedAttributeBody:
         return calculated_body(

@@ -16,8 +16,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from fermion.api.oauth import bearer_grant
-from fermion.errors import BadRequest, Forbidden
+from fermion.api.oauth import bearer_grant, granted_workspace
+from fermion.errors import BadRequest
 from fermion.plans import FeedFilter
 from fermion.platform import TokenGrant
 from fermion.runtime import Runtime
@@ -49,8 +49,7 @@ def live_stream_router(runtime: Runtime) -> APIRouter:
         grant: TokenGrant = Depends(grant_of),
     ) -> StreamingResponse:
         """Processed batches with their validation results and identity decisions, as they happen."""
-        if not grant.allows(workspace_id):
-            raise Forbidden(f"This token is not granted workspace {workspace_id}.")
+        await run_in_threadpool(granted_workspace, runtime, grant, workspace_id)
         if environment not in (None, "development", "production"):
             raise BadRequest("environment: must be development or production")
         where = FeedFilter(input_id, environment, mpid, event_name)

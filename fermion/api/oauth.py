@@ -21,8 +21,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from fermion.errors import Unauthorized
-from fermion.platform import ApiCredentials, TokenGrant
+from fermion.errors import Forbidden, Unauthorized
+from fermion.platform import ApiCredentials, TokenGrant, Workspace
 from fermion.runtime import Runtime
 
 GRANT_TYPE = "client_credentials"
@@ -170,3 +170,10 @@ def bearer_grant(credentials: ApiCredentials) -> Callable[..., TokenGrant]:
             ) from None
 
     return grant
+
+
+def granted_workspace(runtime: Runtime, grant: TokenGrant, workspace_id: int) -> Workspace:
+    """The workspace a Bearer token names in a path: 403 when not granted to the token, 404 when gone."""
+    if not grant.allows(workspace_id):
+        raise Forbidden(f"This token is not granted workspace {workspace_id}.")
+    return runtime.tenancy.get_workspace(workspace_id)

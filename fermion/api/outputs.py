@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, Field
 
-from fermion.api.oauth import bearer_grant
+from fermion.api.oauth import bearer_grant, granted_workspace
 from fermion.errors import Forbidden
 from fermion.outputs import Connection, DeadLetter, LedgerEntry, Output
 from fermion.platform import TokenGrant
@@ -161,9 +161,7 @@ def outputs_router(runtime: Runtime) -> APIRouter:
     }
 
     def workspace(workspace_id: int, grant: TokenGrant = Depends(grant_of)) -> int:
-        if not grant.allows(workspace_id):
-            raise Forbidden(f"This token is not granted workspace {workspace_id}.")
-        return runtime.tenancy.get_workspace(workspace_id).id
+        return granted_workspace(runtime, grant, workspace_id).id
 
     @router.get("/outputs", response_model=list[OutputBody], responses=responses)
     def list_outputs(ws: int = Depends(workspace)) -> list[OutputBody]:

@@ -17,8 +17,8 @@ from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from fermion.api.oauth import bearer_grant
-from fermion.errors import BadRequest, FermionError, Forbidden, NotFound
+from fermion.api.oauth import bearer_grant, granted_workspace
+from fermion.errors import BadRequest, FermionError, NotFound
 from fermion.pipeline import QuarantineReplayer, dry_run_stored
 from fermion.plans import (
     BLOCK_REASONS,
@@ -126,9 +126,7 @@ def data_planning_router(runtime: Runtime) -> APIRouter:
 
     def allowed(workspace_id: int, grant: TokenGrant = Depends(grant_of)) -> tuple[int, str]:
         limiter.take(grant.client_id)
-        if not grant.allows(workspace_id):
-            raise Forbidden(f"This token is not granted workspace {workspace_id}.")
-        return workspace_id, f"client_id:{grant.client_id}"
+        return granted_workspace(runtime, grant, workspace_id).id, f"client_id:{grant.client_id}"
 
     tags: list[str | Enum] = ["data planning"]
 
