@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from fermion.plans.tables import batch_verdicts
 from fermion.store import reading
@@ -117,12 +117,13 @@ class VerdictLog:
     def counts(self, workspace_id: int, since_ms: int = 0) -> dict[str, int]:
         """Processed batches per verdict status since ``since_ms``."""
         c = batch_verdicts.c
-        query = select(c.status).where(c.workspace_id == workspace_id, c.processed_ms >= since_ms)
-        counts: dict[str, int] = {}
+        query = (
+            select(c.status, func.count())
+            .where(c.workspace_id == workspace_id, c.processed_ms >= since_ms)
+            .group_by(c.status)
+        )
         with reading(self._engine) as conn:
-            for (status,) in conn.execute(query):
-                counts[status] = counts.get(status, 0) + 1
-        return counts
+            return {status: int(n) for status, n in conn.execute(query)}
 
     def purge(self, before_ms: int) -> int:
         """Forget verdicts processed before ``before_ms``."""
