@@ -125,6 +125,10 @@ class Settings(BaseSettings):
         default="opendsr.fermion.local",
         description="The OpenDSR processor domain: signature header value and subject of the certificate.",
     )
+    dsr_forward_window_hours: int = Field(
+        default=24,
+        description="How long an erasure retries an output failing transiently before recording the failure.",
+    )
     dsr_sweep_ms: int = Field(
         default=1000, description="How often the worker runs due data subject requests and sends callbacks."
     )

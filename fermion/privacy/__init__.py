@@ -11,6 +11,7 @@ from fermion.privacy.consent_rules import ConsentRule, allowed, consent_event, c
 from fermion.privacy.erasure import Receipt, erase
 from fermion.privacy.forwarding import ErasureForwarder, ErasureOrder, ForwardOutcome
 from fermion.privacy.orchestrator import DsrOrchestrator
+from fermion.privacy.output_forwarding import OutputErasureForwarders
 from fermion.privacy.requests import CANCELLED, COMPLETED, IN_PROGRESS, PENDING, DsrRecord, DsrRequests, iso
 from fermion.privacy.rights import DataSubjectRights
 from fermion.privacy.signing import ProcessorSigner, verify_signature
@@ -45,6 +46,7 @@ __all__ = [
     "ErasureForwarder",
     "ErasureOrder",
     "ForwardOutcome",
+    "OutputErasureForwarders",
     "ProcessorSigner",
     "Receipt",
     "Subject",

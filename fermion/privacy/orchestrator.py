@@ -2,13 +2,19 @@
 
 It runs where the event store is open for writing (the worker process): erasure deletes events, access
 reads them. Each request moves ``pending`` → ``in_progress`` (a callback) → ``completed`` (a callback) once
-every internal store and every registered output has reported done or a recorded failure.
+every internal store and every output that forwards erasures has reported done or a recorded failure.
+
+An erasure deletes inside Fermion first (a receipt per store), then asks each partner. A partner that fails
+for a while (timeouts, 429, 5xx) is retried with backoff, honouring Retry-After, for up to
+``forward_window_ms``; meanwhile the request stays ``in_progress``, keeps the identities to forward (and
+nothing else) and shows the partner ``pending``. After the window the partner's failure is recorded.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -18,7 +24,17 @@ from fermion.clock import Clock
 from fermion.events import EventStore
 from fermion.privacy.erasure import erase
 from fermion.privacy.export import build_archive
-from fermion.privacy.forwarding import FAILED, SKIPPED, ErasureForwarder, ForwardOutcome, order_for
+from fermion.privacy.forwarding import (
+    FAILED,
+    PENDING,
+    SKIPPED,
+    ErasureForwarder,
+    ErasureOrder,
+    ForwardOutcome,
+    order_for,
+    order_from_json,
+    order_json,
+)
 from fermion.privacy.requests import COMPLETED, IN_PROGRESS, DsrRecord, DsrRequests
 from fermion.privacy.signing import ProcessorSigner
 from fermion.privacy.stores import Subject, find_subject
@@ -27,7 +43,10 @@ from fermion.privacy.tables import dsr_callbacks, dsr_exports
 _log = logging.getLogger(__name__)
 _RETRY_MS = (60_000, 300_000, 900_000, 3_600_000)
 _MAX_ATTEMPTS = 10
+_FORWARD_RETRY_MS = (30_000, 120_000, 600_000, 1_800_000, 3_600_000)
+FORWARD_WINDOW_MS = 24 * 3_600_000
 ACTOR = "fermion"
+OUTPUT_RECEIPT = "output:"
 
 
 class DsrOrchestrator:
@@ -41,6 +60,8 @@ class DsrOrchestrator:
         signer: ProcessorSigner,
         results_ttl_ms: int,
         forwarders: list[ErasureForwarder] | None = None,
+        forwarder_source: Callable[[int], list[ErasureForwarder]] | None = None,
+        forward_window_ms: int = FORWARD_WINDOW_MS,
     ) -> None:
         self._engine = engine
         self._clock = clock
@@ -48,6 +69,15 @@ class DsrOrchestrator:
         self._signer = signer
         self._results_ttl_ms = results_ttl_ms
         self.forwarders: list[ErasureForwarder] = list(forwarders or [])
+        self.forwarder_source = forwarder_source
+        self.forward_window_ms = forward_window_ms
+
+    def forwarders_for(self, workspace_id: int) -> list[ErasureForwarder]:
+        """The partners an erasure of the workspace goes to: registered ones, then its outputs."""
+        found = list(self.forwarders)
+        if self.forwarder_source is not None:
+            found += self.forwarder_source(workspace_id)
+        return found
 
     def run_due(self, events: EventStore) -> int:
         """Carry out every due request, send due callbacks, drop expired archives; the requests run."""
@@ -70,12 +100,10 @@ class DsrOrchestrator:
         now = self._clock.now_ms()
         changes: dict[str, object] = {}
         if record.request_type == "erasure":
-            receipts = erase(self._engine, events, subject, now)
-            extensions = self._forward(record, subject)
-            changes = {
-                "receipts": json.dumps([r.to_json() for r in receipts]),
-                "extensions": json.dumps(extensions),
-            }
+            changes, pending = self._erase(record, subject, events, now)
+            if pending:
+                with self._engine.begin() as conn:
+                    return self._requests.progress(conn, record, ACTOR, changes)
         else:
             archive = build_archive(self._engine, events, subject, record.subject_request_id)
             expires = now + self._results_ttl_ms
@@ -108,28 +136,81 @@ class DsrOrchestrator:
         with self._engine.begin() as conn:
             return self._requests.transition(conn, record, COMPLETED, ACTOR, changes)
 
-    def _forward(self, record: DsrRecord, subject: Subject) -> list[dict[str, str]]:
-        order = order_for(subject, record.identities, record.subject_request_id, record.regulation)
-        statuses = []
-        for forwarder in self.forwarders:
-            if record.api_version != "3.0":
-                outcome = ForwardOutcome("not_sent", "Requests through the v1/v2 API are not forwarded.")
-            elif not order.identities and list(record.identities) == ["mpid"]:
-                outcome = ForwardOutcome(SKIPPED, "The MPID matched no profile.")
-            else:
-                try:
-                    outcome = forwarder.forward_erasure(order)
-                except Exception as exc:  # a forwarder bug must not stop the erasure; recorded as failed
-                    outcome = ForwardOutcome(FAILED, type(exc).__name__)
-            statuses.append(
-                {
-                    "domain": forwarder.domain,
-                    "name": forwarder.name,
-                    "status": outcome.status,
-                    "status_message": outcome.message,
-                }
+    def _erase(
+        self, record: DsrRecord, subject: Subject, events: EventStore, now: int
+    ) -> tuple[dict[str, object], bool]:
+        """Delete inside Fermion (once), then ask the partners still to answer. Returns the request's
+        changes and whether a partner is pending (the request then stays open until its next try)."""
+        internal = [r for r in record.receipts if not str(r.get("store", "")).startswith(OUTPUT_RECEIPT)]
+        previous: dict[str, dict[str, Any]] = {}
+        if not internal or record.forward_order is None:  # the first run, or one a crash interrupted
+            internal = [r.to_json() for r in erase(self._engine, events, subject, now)]
+            order = order_for(subject, record.identities, record.subject_request_id, record.regulation)
+        else:
+            order = order_from_json(
+                record.workspace_id, record.subject_request_id, record.regulation, record.forward_order
             )
+            previous = {str(e.get("key")): e for e in record.extensions}
+        statuses = self._forward(record, order, previous, now)
+        pending = [e for e in statuses if e["status"] == PENDING]
+        receipts = internal + [_output_receipt(e, now) for e in statuses]
+        changes: dict[str, object] = {"receipts": json.dumps(receipts), "extensions": json.dumps(statuses)}
+        if pending:
+            changes["forward_order"] = order_json(order)
+            changes["due_ms"] = min(int(e["next_ms"]) for e in pending)
+        return changes, bool(pending)
+
+    def _forward(
+        self, record: DsrRecord, order: ErasureOrder, previous: dict[str, dict[str, Any]], now: int
+    ) -> list[dict[str, Any]]:
+        """Each partner's status; those that answered for good before keep their answer."""
+        statuses: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for forwarder in self.forwarders_for(record.workspace_id):
+            key = str(getattr(forwarder, "key", f"{forwarder.domain}/{forwarder.name}"))
+            seen.add(key)
+            before = previous.get(key)
+            if previous and before is None:
+                continue  # an output added since the erasure began: not part of this request
+            if before is not None and before["status"] != PENDING:
+                statuses.append(before)
+                continue
+            outcome = self._ask(record, order, forwarder)
+            attempts = int(before["attempts"]) + 1 if before else 1
+            first_ms = int(before["first_ms"]) if before else now
+            entry: dict[str, Any] = {
+                "domain": forwarder.domain,
+                "name": forwarder.name,
+                "status": outcome.status,
+                "status_message": outcome.message,
+                "key": key,
+                "attempts": attempts,
+                "first_ms": first_ms,
+                "at_ms": now,
+            }
+            if outcome.status == PENDING:
+                if now - first_ms >= self.forward_window_ms:
+                    entry["status"] = FAILED
+                    entry["status_message"] = f"gave up after {attempts} attempts: {outcome.message}"
+                else:
+                    wait = _FORWARD_RETRY_MS[min(attempts, len(_FORWARD_RETRY_MS)) - 1]
+                    entry["next_ms"] = now + max(wait, outcome.retry_after_ms or 0)
+            statuses.append(entry)
+        for key, before in previous.items():
+            if key not in seen and before["status"] == PENDING:  # the output was deleted meanwhile
+                statuses.append({**before, "status": FAILED, "status_message": "the output was deleted"})
         return statuses
+
+    def _ask(self, record: DsrRecord, order: ErasureOrder, forwarder: ErasureForwarder) -> ForwardOutcome:
+        if record.api_version != "3.0":
+            return ForwardOutcome("not_sent", "Requests through the v1/v2 API are not forwarded.")
+        if not order.identities and list(record.identities) == ["mpid"]:
+            return ForwardOutcome(SKIPPED, "The MPID matched no profile.")
+        try:
+            return forwarder.forward_erasure(order)
+        except Exception as exc:  # a forwarder bug must not stop the erasure; recorded as failed
+            _log.exception("erasure forwarding failed", extra={"partner": forwarder.name})
+            return ForwardOutcome(FAILED, type(exc).__name__)
 
     def send_callbacks(self) -> int:
         """POST due callbacks, signed; failures retry with backoff. Returns how many were delivered."""
@@ -181,6 +262,21 @@ class DsrOrchestrator:
     def _drop_expired_exports(self) -> None:
         with self._engine.begin() as conn:
             conn.execute(delete(dsr_exports).where(dsr_exports.c.expires_ms <= self._clock.now_ms()))
+
+
+def _output_receipt(entry: dict[str, Any], now: int) -> dict[str, Any]:
+    """A partner's answer as a receipt: ``done`` (sent, or nothing to send), ``failed`` or ``pending``."""
+    status = entry["status"]
+    message = f"{entry['domain']}: {status}"
+    if entry["status_message"]:
+        message += f" ({entry['status_message']})"
+    return {
+        "store": f"{OUTPUT_RECEIPT}{entry['name']}",
+        "status": status if status in (FAILED, PENDING) else "done",
+        "deleted": 0,
+        "at_ms": entry.get("at_ms", now),
+        "message": message,
+    }
 
 
 def _export_key(record: DsrRecord) -> tuple[Any, Any]:

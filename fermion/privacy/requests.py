@@ -23,6 +23,7 @@ from fermion.store import reading
 
 PENDING, IN_PROGRESS, COMPLETED, CANCELLED = "pending", "in_progress", "completed", "cancelled"
 OPEN = (PENDING, IN_PROGRESS)
+EXTENSION_KEYS = ("domain", "name", "status", "status_message")  # what a status response shows of a partner
 SAFETY_MS = 48 * 3_600_000  # expected completion = scheduled processing time + 48 h
 
 
@@ -55,6 +56,7 @@ class DsrRecord:
     completed_ms: int | None
     results_expire_ms: int | None
     base_url: str
+    forward_order: str | None = None  # JSON: identities still to forward (an erasure being retried)
 
     def status_json(self) -> dict[str, Any]:
         """The status object of the DSR API (v3 shape), with Fermion's receipts added."""
@@ -69,7 +71,7 @@ class DsrRecord:
             "request_status": self.status,
             "api_version": self.api_version,
             "results_url": results,
-            "extensions": self.extensions,
+            "extensions": [{k: e.get(k) for k in EXTENSION_KEYS} for e in self.extensions],
             "received_time": iso(self.received_ms),
             "regulation": self.regulation,
             "subject_request_type": self.request_type,
@@ -226,6 +228,7 @@ class DsrRequests:
         if status in (COMPLETED, CANCELLED):
             values["completed_ms"] = now
             values["identities"] = json.dumps({name: "" for name in record.identities})
+            values["forward_order"] = None
         conn.execute(
             update(dsr_requests)
             .where(
@@ -241,6 +244,22 @@ class DsrRequests:
             detail["extensions"] = updated.extensions
         self.audit(conn, updated, actor, status, detail)
         self.queue_callbacks(conn, updated)
+        return updated
+
+    def progress(self, conn: Connection, record: DsrRecord, actor: str, changes: dict[str, Any]) -> DsrRecord:
+        """Save an open request's progress (receipts so far, partners to retry and when) without a
+        status change: no callback; the audit line names the partners still pending."""
+        conn.execute(
+            update(dsr_requests)
+            .where(
+                dsr_requests.c.workspace_id == record.workspace_id,
+                dsr_requests.c.subject_request_id == record.subject_request_id,
+            )
+            .values(**changes)
+        )
+        updated = self._read(conn, record.workspace_id, record.subject_request_id)
+        pending = [e["name"] for e in updated.extensions if e.get("status") == "pending"]
+        self.audit(conn, updated, actor, "forwarding_retry", {"pending": pending, "next_ms": updated.due_ms})
         return updated
 
     def audit(
@@ -329,4 +348,5 @@ def _record(row: Any) -> DsrRecord:
         completed_ms=row.completed_ms,
         results_expire_ms=row.results_expire_ms,
         base_url=row.base_url,
+        forward_order=row.forward_order,
     )

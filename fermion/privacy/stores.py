@@ -49,6 +49,7 @@ class Subject:
     workspace_id: int
     mpids: set[int] = field(default_factory=set)
     identities: dict[str, set[str]] = field(default_factory=dict)
+    countries: set[str] = field(default_factory=set)  # ``$country`` of the profiles: formats phone numbers
 
     def values(self) -> set[str]:
         """Every identity value of the subject."""
@@ -103,14 +104,17 @@ def _enrich(conn: Connection, subject: Subject) -> None:
     ):
         subject.add(str(identity_type), str(value))
     profiles = table("profiles")
-    for users, devices in conn.execute(
-        select(profiles.c.user_identities, profiles.c.device_identities).where(
+    for users, devices, attributes in conn.execute(
+        select(profiles.c.user_identities, profiles.c.device_identities, profiles.c.user_attributes).where(
             profiles.c.workspace_id == subject.workspace_id, profiles.c.mpid.in_(subject.mpids)
         )
     ):
         for name, value in {**json.loads(users), **json.loads(devices)}.items():
             if isinstance(value, str):
                 subject.add(name, value)
+        for name, value in json.loads(attributes).items():
+            if name.lower() == "$country" and isinstance(value, str) and value:
+                subject.countries.add(value)
 
 
 def rows_of(conn: Connection, name: str, subject: Subject) -> list[dict[str, Any]]:

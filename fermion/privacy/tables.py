@@ -29,6 +29,8 @@ dsr_requests = Table(
     Column("requested_by", String(200), nullable=False),  # the input key or operator that asked
     Column("receipts", Text, nullable=False),  # JSON list of receipts, one per store
     Column("extensions", Text, nullable=False),  # JSON list: forwarding status per partner
+    # JSON: the identities still to forward to outputs that asked to be retried; cleared on completion
+    Column("forward_order", Text, nullable=True),
     Column("completed_ms", BigInteger, nullable=True),
     Column("results_expire_ms", BigInteger, nullable=True),
     Column("base_url", Text, nullable=False),  # where the request came in: results and certificate URLs

@@ -1,7 +1,8 @@
 """A local Klaviyo: the endpoints Fermion uses, as spec activation §5.3 documents them.
 
 Lists (find by name, create), list relationships (add, remove, read), bulk profile import jobs with
-statuses and import errors, profile search by email, subscription jobs and events. It checks the
+statuses and import errors, profile search by email, subscription jobs, events and data-privacy deletion
+jobs (every profile matching the one identifier given is deleted and leaves its lists). It checks the
 private-key header and the ``revision`` header, and can be told to fail: ``fail_with(503)`` (every call
 until ``recover()``), ``fail_next(n, 429, retry_after="30")``, ``reject_emails`` (a 400 naming those
 profiles by pointer), ``import_errors`` (the job completes without them and lists them as import errors),
@@ -17,6 +18,7 @@ from typing import Any
 
 from tests.fakes.server import LocalServer, Reply
 
+_DELETE_KEYS = ("email", "phone_number", "id")
 _EMAILS = re.compile(r'"([^"]+)"|\'([^\']+)\'')
 
 
@@ -43,6 +45,7 @@ class FakeKlaviyo:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.subscriptions: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
+        self.deletions: list[dict[str, str]] = []
         self.requests: list[tuple[str, str]] = []
         self.reject_emails: dict[str, str] = {}
         self.import_errors: dict[str, str] = {}
@@ -143,6 +146,8 @@ class FakeKlaviyo:
         if resource == "profile-subscription-bulk-create-jobs" and method == "POST":
             self.subscriptions.append(body)
             return 202, {}, None
+        if resource == "data-privacy-deletion-jobs" and method == "POST":
+            return self._delete_profiles(body)
         if resource == "events" and method == "POST":
             attributes = body["data"]["attributes"]
             if not (attributes.get("profile", {}).get("data", {}).get("attributes")):
@@ -240,6 +245,26 @@ class FakeKlaviyo:
                 }
             },
         )
+
+    def _delete_profiles(self, body: Any) -> Reply:
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict) or data.get("type") != "data-privacy-deletion-job":
+            return _error(400, "data.type must be data-privacy-deletion-job", "/data/type")
+        profile = ((data.get("attributes") or {}).get("profile") or {}).get("data") or {}
+        if profile.get("type") != "profile":
+            return _error(400, "a profile is required", "/data/attributes/profile/data")
+        given = {k: v for k, v in (profile.get("attributes") or {}).items() if k in _DELETE_KEYS and v}
+        if len(given) != 1:
+            return _error(400, "exactly one of email, phone_number or id", "/data/attributes/profile")
+        ((key, value),) = given.items()
+        doomed = [pid for pid, p in self.profiles.items() if (pid if key == "id" else p.get(key)) == value]
+        for pid in doomed:
+            email = self.profiles.pop(pid).get("email")
+            self._by_email.pop(email or pid, None)
+            for item in self.lists.values():
+                item["profiles"].discard(pid)
+        self.deletions.append({key: value})
+        return 202, {}, None
 
     def _job(self, job_id: str) -> Reply:
         job = self.jobs[job_id]

@@ -61,6 +61,16 @@ class DeliveryFailed(Exception):
         self.retry_after_ms = retry_after_ms
 
 
+@dataclass(frozen=True)
+class PartnerErasure:
+    """A partner's answer to a forwarded erasure: ``sent``, ``skipped`` (no identity it can use),
+    ``failed`` (permanent, with its reason) or ``retry`` (transient; ``retry_after_ms`` when it said)."""
+
+    status: str
+    message: str = ""
+    retry_after_ms: int | None = None
+
+
 @dataclass
 class SendContext:
     """What an integration may use while sending: an HTTP client with timeouts, its output's durable
@@ -109,6 +119,24 @@ class Integration(Protocol):
 
     def send(self, settings: dict[str, Any], records: Sequence[Record], ctx: SendContext) -> list[Outcome]:
         """Send ``records``; return an outcome for each, or raise :class:`DeliveryFailed`."""
+        ...
+
+
+class ErasingIntegration(Protocol):
+    """An integration that supports "Data Subject Request Forwarding for Erasure" (spec activation §8.5):
+    its outputs have a ``forward_erasure`` setting (the Forwarding Status toggle)."""
+
+    erasure_domain: str
+
+    def forward_erasure(
+        self,
+        settings: dict[str, Any],
+        identities: Mapping[str, Sequence[str]],
+        http: httpx.Client,
+        countries: Sequence[str] = (),
+    ) -> PartnerErasure:
+        """Ask the partner to delete the person with these identities (mParticle type → values);
+        ``countries`` (the profiles' ``$country``) place phone numbers given without a country code."""
         ...
 
 

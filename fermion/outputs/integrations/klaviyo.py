@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -22,12 +22,14 @@ import httpx
 from fermion.outputs.integrations.base import (
     DeliveryFailed,
     Outcome,
+    PartnerErasure,
     Record,
     SendContext,
     Setting,
     call,
     classify_response,
 )
+from fermion.outputs.integrations.klaviyo_privacy import DOMAIN, FORWARD_SETTING, request_deletion
 from fermion.outputs.integrations.klaviyo_profile import (
     ALTERNATE_IDENTIFIERS,
     PHONE_IDENTIFIERS,
@@ -68,6 +70,7 @@ class KlaviyoAudience:
         "base_url": Setting("string", default="https://a.klaviyo.com"),
         "revision": Setting("string", default=REVISION),
         "job_poll_attempts": Setting("int", default=20, description="job status polls"),
+        "forward_erasure": FORWARD_SETTING,
     }  # fmt: skip
     connection_settings = {
         "property_mapping": Setting("mapping", default={}, description="user attribute → Klaviyo property"),
@@ -98,6 +101,25 @@ class KlaviyoAudience:
                 status = "retry" if exc.retryable else "dead"
                 outcomes += [Outcome(r.id, status, exc.reason, exc.retry_after_ms) for r in group]
         return outcomes
+
+    erasure_domain = DOMAIN
+
+    def forward_erasure(
+        self,
+        settings: dict[str, Any],
+        identities: Mapping[str, Sequence[str]],
+        http: httpx.Client,
+        countries: Sequence[str] = (),
+    ) -> PartnerErasure:
+        """Delete the person at Klaviyo by email and by the phone identity the output is set to use."""
+        return request_deletion(
+            http,
+            base_url=settings["base_url"],
+            headers=klaviyo_headers(settings["private_api_key"], settings["revision"]),
+            emails=identities.get("email", ()),
+            phones=identities.get(settings.get("phone_identifier") or "mobile_number", ()),
+            countries=countries,
+        )
 
     def _send_group(
         self,
