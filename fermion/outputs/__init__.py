@@ -12,7 +12,7 @@ from fermion.clock import Clock
 from fermion.outputs.catalog import Connection, Output, Outputs
 from fermion.outputs.deliveries import DeadLetter, Deliveries, LedgerEntry, NewDelivery
 from fermion.outputs.integrations import INTEGRATIONS, Integration, Setting, integration_named
-from fermion.outputs.outbound import outbound_batch
+from fermion.outputs.outbound import consent_change_event, outbound_batch
 from fermion.outputs.processing import Processing, parse_processing, process_batch, process_membership
 from fermion.outputs.retry import RetryPolicy
 from fermion.outputs.router import RoutedBatch, Router
@@ -68,6 +68,7 @@ __all__ = [
     "RoutedBatch",
     "Router",
     "Setting",
+    "consent_change_event",
     "integration_named",
     "outbound_batch",
     "parse_processing",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
 import msgspec
@@ -20,6 +20,7 @@ def outbound_batch(
     received_ms: int,
     skip: Set[int] = frozenset(),
     include_mp_deviceid: bool = False,
+    system_notifications: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """The batch as outputs receive it: ``user_identities`` as an array of typed identities, ``mpid``,
     ``batch_id``, ``timestamp_unixtime_ms`` (receipt), per-event ``message_id``, ``schema_version`` and
@@ -50,5 +51,44 @@ def outbound_batch(
     body["batch_id"] = inbox_id
     body["timestamp_unixtime_ms"] = received_ms
     body["schema_version"] = SCHEMA_VERSION
-    body.setdefault("system_notifications", [])
+    body["system_notifications"] = list(system_notifications) or body.get("system_notifications") or []
     return body
+
+
+def with_consent_events(body: dict[str, Any]) -> dict[str, Any]:
+    """The batch for partners without system notifications (spec activation §7.5): each consent change
+    becomes a custom event ``Consent Given`` or ``Consent Rejected`` of type ``Consent``."""
+    notes = body.get("system_notifications") or []
+    if not notes:
+        return body
+    events = list(body.get("events") or [])
+    for index, note in enumerate(notes):
+        event = consent_change_event(note)
+        event["message_id"] = f"{body.get('batch_id')}:consent:{index}"
+        event["message_type"] = "custom_event"
+        events.append(event)
+    return {**body, "events": events, "system_notifications": []}
+
+
+def consent_change_event(notification: Mapping[str, Any]) -> dict[str, Any]:
+    """The synthetic custom event of one consent change notification; its attributes are strings."""
+    data = notification["data"]
+    current = data["current"]
+    attributes = {
+        "consented": str(current.get("consented")).lower(),
+        "document": str(current.get("document") or ""),
+        "hardware_id": str(current.get("hardware_id") or ""),
+        "purpose": str(data["purpose"]),
+        "location": str(current.get("location") or ""),
+        "regulation": str(current.get("regulation")),
+        "timestamp_unixtime_ms": str(current.get("timestamp_unixtime_ms") or ""),
+    }
+    return {
+        "event_type": "custom_event",
+        "data": {
+            "event_name": "Consent Given" if current.get("consented") else "Consent Rejected",
+            "custom_event_type": "Consent",
+            "custom_attributes": attributes,
+            "timestamp_unixtime_ms": current.get("timestamp_unixtime_ms"),
+        },
+    }

@@ -19,9 +19,10 @@ from fermion.audiences import Audiences
 from fermion.clock import Clock
 from fermion.errors import NotFound
 from fermion.outputs.catalog import Connection as OutputConnection
-from fermion.outputs.catalog import Outputs
+from fermion.outputs.catalog import Output, Outputs
 from fermion.outputs.deliveries import Deliveries, NewDelivery
-from fermion.outputs.outbound import outbound_batch
+from fermion.outputs.integrations import integration_named
+from fermion.outputs.outbound import outbound_batch, with_consent_events
 from fermion.outputs.processing import (
     Processing,
     is_trivial,
@@ -48,6 +49,7 @@ class RoutedBatch:
     received_ms: int
     batch: Batch
     skip: Set[int] = frozenset()
+    notifications: Sequence[dict[str, Any]] = ()  # the batch's consent changes (spec activation §7.5)
 
 
 @dataclass
@@ -55,6 +57,7 @@ class _Active:
     connection: OutputConnection
     processing: Processing
     include_mp_deviceid: bool
+    notifications: str = "system"  # consent changes as: system (notifications) | events | none
     needs_consent: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -95,6 +98,7 @@ class Router:
                 found,
                 parse_processing(found.settings, found.kind),
                 bool(output.settings.get("include_mp_deviceid")),
+                _notifications_as(output),
             )
             if found.input_id is not None:
                 self._by_input.setdefault(found.input_id, []).append(active)
@@ -120,23 +124,25 @@ class Router:
                 received_ms=routed.received_ms,
                 skip=routed.skip,
                 include_mp_deviceid=True,
+                system_notifications=routed.notifications,
             )
-            plain: dict[bool, dict[str, Any]] = {}
+            plain: dict[tuple[bool, str], dict[str, Any]] = {}
             for active in self._by_input[routed.input_id]:
-                with_device = active.include_mp_deviceid
-                if with_device not in plain:
-                    plain[with_device] = (
-                        base if with_device else {k: v for k, v in base.items() if k != "mp_deviceid"}
-                    )
+                shape = (
+                    active.include_mp_deviceid,
+                    active.notifications if routed.notifications else "system",
+                )
+                if shape not in plain:
+                    plain[shape] = _shaped(base, *shape)
                 if is_trivial(active.processing):  # nothing changes the batch: share one payload
                     queued.append(
                         NewDelivery(
                             active.connection.output_id, active.connection.id, routed.workspace_id,
-                            routed.mpid, "batch", plain[with_device],
+                            routed.mpid, "batch", plain[shape],
                         )
                     )  # fmt: skip
                     continue
-                body = _decode(_encode(plain[with_device]))
+                body = _decode(_encode(plain[shape]))
                 state = consent.get((routed.workspace_id, routed.mpid), {})
                 result = process_batch(active.processing, active.connection.id, routed.mpid, body, state)
                 if result is not None:
@@ -213,3 +219,20 @@ class Router:
             self._deliveries.enqueue(conn, queued, now)
             audiences.mark_delivered(conn, [c.id for c in changes], now)
         return len(changes)
+
+
+def _notifications_as(output: Output) -> str:
+    """How an output receives consent changes: raw-batch outputs as ``system_notifications`` (unless
+    their ``include_system_notifications`` setting is off), the others as consent custom events."""
+    if not getattr(integration_named(output.integration), "raw_batches", True):
+        return "events"
+    return "system" if output.settings.get("include_system_notifications", True) else "none"
+
+
+def _shaped(base: dict[str, Any], with_device: bool, notifications: str) -> dict[str, Any]:
+    body = base if with_device else {k: v for k, v in base.items() if k != "mp_deviceid"}
+    if notifications == "events":
+        return with_consent_events(body)
+    if notifications == "none" and body.get("system_notifications"):
+        return {**body, "system_notifications": []}
+    return body

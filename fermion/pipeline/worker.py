@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -208,8 +209,10 @@ class Worker:
         with self._engine.begin() as conn:
             for plan in plans:
                 self._identity.save_plan(conn, plan)
+            notes: dict[int, list[dict[str, Any]]] = {}
             if self._privacy is not None:
-                self._privacy.consent.record(conn, prepared.profiles, now)
+                changes = self._privacy.consent.record(conn, prepared.profiles, now)
+                notes = {item: found for item, found in zip(prepared.item_ids, changes, strict=True) if found}
             self._profiles.apply(conn, prepared.profiles, now)
             self._verdicts.record(conn, decoded, checked, mpids, plans, now)
             if self._calculated is not None and self._audiences is not None:
@@ -224,6 +227,7 @@ class Worker:
                         entry.item.received_ms,
                         entry.batch,
                         checked[entry.item.id].blocked_events,
+                        notes.get(entry.item.id, ()),
                     )
                     for entry in decoded
                 ]

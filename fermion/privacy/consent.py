@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
+from fermion.privacy.consent_rules import consent_notifications
 from fermion.privacy.tables import consent_history
 from fermion.profiles import ProfileStore, ProfileUpdate
 from fermion.store import reading
@@ -36,11 +37,15 @@ class ConsentHistory:
         self._engine = engine
         self._profiles = profiles
 
-    def record(self, conn: Connection, updates: Sequence[ProfileUpdate], now_ms: int) -> int:
-        """Record what ``updates`` change, before the profile store applies them; how many changes."""
+    def record(
+        self, conn: Connection, updates: Sequence[ProfileUpdate], now_ms: int
+    ) -> list[list[dict[str, Any]]]:
+        """Record what ``updates`` change, before the profile store applies them. Returns, per update, its
+        consent changes as the system notifications outputs receive (spec activation §7.5)."""
+        notes: list[list[dict[str, Any]]] = [[] for _ in updates]
         touched = [u for u in updates if u.consent_state]
         if not touched:
-            return 0
+            return notes
         current: dict[tuple[int, int], dict[str, dict[str, Any]]] = {}
         by_workspace: dict[int, set[int]] = {}
         for u in touched:
@@ -49,8 +54,11 @@ class ConsentHistory:
             for mpid, profile in self._profiles.read_many(conn, workspace_id, mpids).items():
                 current[(workspace_id, mpid)] = {k: dict(v) for k, v in profile.consent_state.items()}
         rows = []
-        for u in touched:
+        for index, u in enumerate(updates):
+            if not u.consent_state:
+                continue
             state = current.setdefault((u.workspace_id, u.mpid), {})
+            notes[index] = consent_notifications(state, u.consent_state)
             for regulation, purposes in u.consent_state.items():
                 if not isinstance(purposes, dict):
                     continue
@@ -72,7 +80,7 @@ class ConsentHistory:
                     state.setdefault(regulation, {})[purpose] = new
         if rows:
             conn.execute(insert(consent_history), rows)
-        return len(rows)
+        return notes
 
     def of(self, workspace_id: int, mpid: int) -> list[ConsentChange]:
         """A profile's consent changes, oldest first."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fermion.errors import BadRequest
+from fermion.outputs import consent_change_event
 
 ACTIONS = ("only_forward", "do_not_forward")
 CONDITIONS = ("consented", "not_consented", "present")
@@ -101,25 +102,9 @@ def consent_notifications(old_state: Mapping[str, Any], new_state: Mapping[str, 
 
 def consent_event(notification: Mapping[str, Any]) -> dict[str, Any]:
     """The synthetic custom event partners without system notifications receive for a consent change."""
-    data = notification["data"]
-    current = data["current"]
-    attributes = {
-        "consented": str(current.get("consented")).lower(),
-        "document": str(current.get("document") or ""),
-        "hardware_id": str(current.get("hardware_id") or ""),
-        "purpose": str(data["purpose"]),
-        "location": str(current.get("location") or ""),
-        "regulation": str(current.get("regulation")),
-        "timestamp_unixtime_ms": str(current.get("timestamp_unixtime_ms") or ""),
-    }
-    return {
-        "event_type": "custom_event",
-        "data": {
-            "event_name": "Consent Given" if current.get("consented") else "Consent Rejected",
-            "custom_event_type": "Consent",
-            "custom_attributes": attributes,
-        },
-    }
+    event = consent_change_event(notification)
+    event["data"].pop("timestamp_unixtime_ms", None)
+    return event
 
 
 def _record(regulation: str, record: Mapping[str, Any]) -> dict[str, Any]:

@@ -43,6 +43,9 @@ class Files:
         "prefix": Setting("string", default="fermion"),
         "format": Setting("enum", default="ndjson", choices=("ndjson", "parquet")),
         "folder_by_date": Setting("enum", default="upload_time", choices=FOLDER_BY),
+        "include_system_notifications": Setting(
+            "bool", default=True, description="consent changes in system_notifications"
+        ),
     }
     connection_settings: dict[str, Setting] = {}
 

@@ -45,6 +45,7 @@ class KlaviyoEvents:
 
     name = "klaviyo_events"
     kind = "event"
+    raw_batches = False  # consent changes arrive as "Consent Given" / "Consent Rejected" events
     bulk_size = 100
     bulk_wait_s = 0
     settings = {

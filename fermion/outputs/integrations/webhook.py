@@ -36,6 +36,9 @@ class Webhook:
         "headers": Setting("mapping", default={}, description="more headers to send"),
         "include_mp_deviceid": Setting("bool", default=False),
         "send_as_batch": Setting("bool", default=False, description="POST the due batches as one JSON array"),
+        "include_system_notifications": Setting(
+            "bool", default=True, description="consent changes in system_notifications"
+        ),
     }
     connection_settings: dict[str, Setting] = {}
 
