@@ -3,6 +3,7 @@ table, custom properties without a leading ``$``, and phone numbers in E.164."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import phonenumbers
@@ -44,6 +45,11 @@ def region_of(country: Any) -> str | None:
     """An ISO 3166-1 alpha-2 region from ``$country`` (alpha-3 as Klaviyo documents, alpha-2 or a name)."""
     if not isinstance(country, str) or not country.strip():
         return None
+    return _region(country)
+
+
+@functools.lru_cache(maxsize=1024)
+def _region(country: str) -> str | None:
     text = country.strip()
     try:
         if len(text) == 2:
@@ -59,13 +65,17 @@ def region_of(country: Any) -> str | None:
 
 def e164(number: str, country: Any) -> str | None:
     """The number in E.164, using ``$country`` when it has no country code; None when it is not valid."""
+    region = None if number.strip().startswith("+") else region_of(country)
     try:
-        parsed = phonenumbers.parse(number, None if number.strip().startswith("+") else region_of(country))
+        parsed = phonenumbers.parse(number, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(parsed):
+    # Valid for the given region is the common case and the cheap check (the general one first works out
+    # the region, trying each region that shares the country code: some 25 for +1).
+    for_region = region is not None and phonenumbers.is_valid_number_for_region(parsed, region)
+    if not for_region and not phonenumbers.is_valid_number(parsed):
         return None
-    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+    return f"+{parsed.country_code}{phonenumbers.national_significant_number(parsed)}"
 
 
 def klaviyo_profile(
