@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fermion.outputs.integrations.base import (
+    CredentialsRefused,
     DeliveryFailed,
     Outcome,
     Record,
@@ -71,6 +72,8 @@ class KlaviyoEvents:
                     if failure is not None:
                         raise failure
                 outcomes.append(Outcome(record.id, "delivered"))
+            except CredentialsRefused as exc:  # the output faults; this record and the rest wait
+                raise exc.with_settled(outcomes) from exc
             except DeliveryFailed as exc:
                 outcomes.append(
                     Outcome(
