@@ -197,8 +197,8 @@ def test_update_and_delete_from_the_cli(
     body = {"name": "hook", "integration": "webhook", "settings": {"post_url": receiver.url,
             "authorization_header": "s3cret"}}  # fmt: skip
     output = _cli("outputs", "create", "-", stdin=json.dumps(body))
-    connection = _cli("connections", "create", "-",
-                      stdin=json.dumps({"output_id": output["id"], "input_id": credentials.input.id}))  # fmt: skip
+    link = {"output_id": output["id"], "input_id": credentials.input.id}
+    connection = _cli("connections", "create", "-", stdin=json.dumps(link))
     changed = _cli("outputs", "update", str(output["id"]), "-", "--name", "Renamed",
                    stdin=json.dumps({"settings": {"send_as_batch": True}}))  # fmt: skip
     assert changed["name"] == "Renamed" and changed["settings"]["send_as_batch"] is True
