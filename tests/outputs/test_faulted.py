@@ -155,3 +155,18 @@ def test_the_cli_shows_and_resumes_a_faulted_output(
     assert cli("outputs", "resume", str(output.id))["state"] == "active"
     deliver(runtime)
     assert len(receiver.received) == 1
+
+
+def test_a_refusal_of_settings_already_replaced_does_not_fault(
+    runtime: Runtime, receiver: WebhookReceiver, clock: FrozenClock
+) -> None:
+    catalog = runtime.outputs.outputs
+    output = catalog.create_output(1, "hook", "webhook", {"post_url": receiver.url})
+    clock.advance(1000)
+    catalog.update_output(1, output.id, settings={"authorization_header": "Bearer new"})
+    # a run that started with the old settings is refused: the new ones have not been tried yet
+    assert catalog.mark_faulted(output.id, "HTTP 401", output.updated_ms) is False
+    assert catalog.output(1, output.id).state == "active"
+    current = catalog.output(1, output.id)
+    assert catalog.mark_faulted(output.id, "HTTP 401", current.updated_ms) is True
+    assert catalog.output(1, output.id).fault_reason == "HTTP 401"

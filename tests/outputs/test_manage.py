@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from fermion.cli.main import app
+from fermion.clock import FrozenClock
 from fermion.platform import InputCredentials
 from fermion.runtime import Runtime
 from tests.audiences.conftest import send
@@ -222,3 +223,26 @@ def test_update_and_delete_from_the_cli(
         "id": output["id"], "deleted_connections": [], "dropped_records": 0,
     }  # fmt: skip
     assert _cli("outputs", "list") == []
+
+
+def test_a_forced_delete_keeps_the_payload_another_connection_shares(
+    client: TestClient, runtime: Runtime, auth: dict[str, str], bearer: dict[str, str],
+    credentials: InputCredentials, receiver: WebhookReceiver, clock: FrozenClock,
+) -> None:  # fmt: skip
+    other = WebhookReceiver().start()
+    try:
+        _, first = _webhook(client, bearer, receiver, credentials.input.id)
+        second_output, _ = _webhook(client, bearer, other, credentials.input.id)
+        receiver.fail_with(503)
+        other.fail_with(503)
+        send(client, auth, _batch("shared"))
+        run_pipeline(runtime)  # both connections forward the batch unchanged: one stored payload
+        assert api(client, bearer, "DELETE", f"/connections/{first}?force=true")["dropped_records"] == 1
+        other.recover()
+        clock.advance(3_600_000)
+        deliver(runtime)
+        [body] = other.received
+        assert body["events"][0]["data"]["custom_attributes"]["sku"] == "shared"
+        assert api(client, bearer, "GET", f"/outputs/{second_output}")["deliveries"] == {"delivered": 1}
+    finally:
+        other.stop()
