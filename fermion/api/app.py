@@ -117,6 +117,7 @@ def _framework(runtime: Runtime) -> FastAPI:
     app.include_router(outputs_router(runtime))
     app.include_router(dsr_router(runtime))
     runtime.metrics.add_gauges(lambda: _inbox_gauges(runtime.inbox))
+    runtime.metrics.add_gauges(lambda: _output_gauges(runtime))
     return app
 
 
@@ -126,6 +127,13 @@ def _inbox_gauges(inbox: Inbox) -> list[tuple[str, str, float]]:
         ("fermion_inbox_depth", "Batches waiting in the inbox", float(status.depth)),
         ("fermion_inbox_parked", "Batches parked after a processing error", float(status.parked)),
         ("fermion_processing_lag_seconds", "Age of the oldest waiting batch", status.lag_ms / 1000),
+    ]
+
+
+def _output_gauges(runtime: Runtime) -> list[tuple[str, str, float]]:
+    faulted = sum(1 for o in runtime.outputs.outputs.outputs() if o.state == "faulted")
+    return [
+        ("fermion_outputs_faulted", "Outputs faulted: their destination refused the credentials", faulted)
     ]
 
 

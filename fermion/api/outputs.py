@@ -1,16 +1,17 @@
 """Outputs, connections, the delivery ledger and dead letters, in the style of the Platform API, behind
-OAuth Bearer tokens (docs/outputs.md)."""
+OAuth Bearer tokens (docs/outputs.md): created, listed, shown, changed and deleted; faulted outputs
+resumed."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from fermion.api.oauth import bearer_grant, granted_workspace
 from fermion.errors import Forbidden
-from fermion.outputs import Connection, DeadLetter, LedgerEntry, Output
+from fermion.outputs import Connection, DeadLetter, Deleted, LedgerEntry, Output
 from fermion.platform import TokenGrant
 from fermion.runtime import Runtime
 
@@ -30,7 +31,26 @@ class OutputBody(BaseModel):
     data_type: str = "output"
     settings: dict[str, Any] = Field(description="Secrets masked.")
     created_ms: int
+    updated_ms: int | None = Field(description="Last change of name or settings.")
+    state: str = Field(description="active, or faulted: the destination refused the credentials and "
+                       "nothing is sent until a resume or new settings.")  # fmt: skip
+    faulted_ms: int | None = Field(description="When the output faulted.")
+    fault_reason: str | None = Field(description="Why: the destination's answer.")
     deliveries: dict[str, int] = Field(description="Records by status: pending, delivered, rejected, …")
+
+
+class OutputUpdate(BaseModel):
+    """Changes to an output: a new name and/or settings merged over the current ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    settings: dict[str, Any] | None = Field(
+        default=None,
+        description="Settings to change, merged over the current ones and checked against the "
+        "integration's schema; null restores a setting's default; a secret not sent (or sent back "
+        "masked) keeps its value. New settings clear a fault.",
+    )
 
 
 class ConnectionRequest(BaseModel):
@@ -56,6 +76,28 @@ class ConnectionBody(BaseModel):
     active: bool
     settings: dict[str, Any]
     created_ms: int
+    updated_ms: int | None
+
+
+class ConnectionUpdate(BaseModel):
+    """Changes to a connection: settings merged over the current ones, and/or switching it on or off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool | None = Field(default=None, description="false: the connection routes nothing.")
+    settings: dict[str, Any] | None = Field(
+        default=None,
+        description="Settings to change (top-level keys replace the current ones; null removes one), "
+        "checked like a new connection's.",
+    )
+
+
+class DeletedBody(BaseModel):
+    id: int
+    deleted_connections: list[int] = Field(description="Connections deleted with it.")
+    dropped_records: int = Field(
+        description="Queued or dead-lettered records dropped (force=true), each in the ledger as dropped."
+    )
 
 
 class LedgerBody(BaseModel):
@@ -102,6 +144,10 @@ def output_body(runtime: Runtime, output: Output) -> OutputBody:
         integration=output.integration,
         settings=output.public_settings(),
         created_ms=output.created_ms,
+        updated_ms=output.updated_ms,
+        state=output.state,
+        faulted_ms=output.faulted_ms,
+        fault_reason=output.fault_reason,
         deliveries=counts,
     )
 
@@ -117,6 +163,14 @@ def connection_body(connection: Connection) -> ConnectionBody:
         active=connection.active,
         settings=connection.settings,
         created_ms=connection.created_ms,
+        updated_ms=connection.updated_ms,
+    )
+
+
+def deleted_body(deleted: Deleted) -> DeletedBody:
+    """The API view of a deletion."""
+    return DeletedBody(
+        id=deleted.id, deleted_connections=deleted.connections, dropped_records=deleted.dropped
     )
 
 
@@ -159,6 +213,14 @@ def outputs_router(runtime: Runtime) -> APIRouter:
         403: {"description": "The token is not granted this workspace"},
         404: {"description": "No such output or connection in the workspace"},
     }
+    deleting = {
+        **responses,
+        409: {"description": "Records are still queued or dead-lettered; force=true drops them"},
+    }
+    force_query = Query(
+        False,
+        description="Drop the queued and dead-lettered records (each recorded in the ledger as dropped).",
+    )
 
     def workspace(workspace_id: int, grant: TokenGrant = Depends(grant_of)) -> int:
         return granted_workspace(runtime, grant, workspace_id).id
@@ -180,6 +242,25 @@ def outputs_router(runtime: Runtime) -> APIRouter:
     def get_output(output_id: int, ws: int = Depends(workspace)) -> OutputBody:
         """One output."""
         return output_body(runtime, runtime.outputs.outputs.output(ws, output_id))
+
+    @router.patch("/outputs/{output_id}", response_model=OutputBody, responses=responses)
+    def update_output(
+        output_id: int, request: OutputUpdate = Body(...), ws: int = Depends(workspace)
+    ) -> OutputBody:
+        """Rename an output or change its settings (merged, re-checked; new settings clear a fault)."""
+        changed = runtime.outputs.outputs.update_output(ws, output_id, request.name, request.settings)
+        return output_body(runtime, changed)
+
+    @router.delete("/outputs/{output_id}", response_model=DeletedBody, responses=deleting)
+    def delete_output(output_id: int, force: bool = force_query, ws: int = Depends(workspace)) -> DeletedBody:
+        """Delete an output and its connections; refused while records are queued or dead-lettered for
+        it, unless force=true."""
+        return deleted_body(runtime.outputs.outputs.delete_output(ws, output_id, force=force))
+
+    @router.post("/outputs/{output_id}/resume", response_model=OutputBody, responses=responses)
+    def resume_output(output_id: int, ws: int = Depends(workspace)) -> OutputBody:
+        """Clear a fault: the output's queued records are sent at the next delivery run."""
+        return output_body(runtime, runtime.outputs.outputs.resume(ws, output_id))
 
     @router.get("/connections", response_model=list[ConnectionBody], responses=responses)
     def list_connections(ws: int = Depends(workspace)) -> list[ConnectionBody]:
@@ -209,6 +290,23 @@ def outputs_router(runtime: Runtime) -> APIRouter:
     def get_connection(connection_id: int, ws: int = Depends(workspace)) -> ConnectionBody:
         """One connection."""
         return connection_body(runtime.outputs.outputs.connection(ws, connection_id))
+
+    @router.patch("/connections/{connection_id}", response_model=ConnectionBody, responses=responses)
+    def update_connection(
+        connection_id: int, request: ConnectionUpdate = Body(...), ws: int = Depends(workspace)
+    ) -> ConnectionBody:
+        """Change a connection's settings (merged, re-checked) or switch it on or off."""
+        changed = runtime.outputs.outputs.update_connection(
+            ws, connection_id, settings=request.settings, active=request.active
+        )
+        return connection_body(changed)
+
+    @router.delete("/connections/{connection_id}", response_model=DeletedBody, responses=deleting)
+    def delete_connection(
+        connection_id: int, force: bool = force_query, ws: int = Depends(workspace)
+    ) -> DeletedBody:
+        """Delete a connection; refused while its records are queued or dead-lettered, unless force=true."""
+        return deleted_body(runtime.outputs.outputs.delete_connection(ws, connection_id, force=force))
 
     @router.get("/deliveries/ledger", response_model=list[LedgerBody], responses=responses)
     def ledger(

@@ -1,4 +1,5 @@
-"""`fermion outputs|connections create|list|show` and `fermion deliveries ledger|dead-letters|redrive`."""
+"""`fermion outputs create|list|show|update|delete|resume`, `fermion connections
+create|list|show|update|delete` and `fermion deliveries ledger|dead-letters|redrive`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import typer
 from fermion.cli.audiences import read_definition
 from fermion.cli.output import emit_json, emit_table
 from fermion.errors import BadRequest
-from fermion.outputs import Connection, Output
+from fermion.outputs import Connection, Deleted, Output
 from fermion.runtime import Runtime
 from fermion.settings import Settings
 
@@ -30,6 +31,10 @@ def _output_view(runtime: Runtime, output: Output) -> dict[str, Any]:
         "integration": output.integration,
         "settings": output.public_settings(),
         "created_ms": output.created_ms,
+        "updated_ms": output.updated_ms,
+        "state": output.state,
+        "faulted_ms": output.faulted_ms,
+        "fault_reason": output.fault_reason,
         "deliveries": runtime.outputs.deliveries.counts(output.id),
     }
 
@@ -44,7 +49,27 @@ def _connection_view(connection: Connection) -> dict[str, Any]:
         "active": connection.active,
         "settings": connection.settings,
         "created_ms": connection.created_ms,
+        "updated_ms": connection.updated_ms,
     }
+
+
+def _deleted_view(deleted: Deleted) -> dict[str, Any]:
+    return {"id": deleted.id, "deleted_connections": deleted.connections, "dropped_records": deleted.dropped}
+
+
+def _changes(source: str | None) -> dict[str, Any]:
+    """The changes document of an update command (none without a file)."""
+    if source is None:
+        return {}
+    document = read_definition(source)
+    if not isinstance(document, dict):
+        raise BadRequest("The changes must be a JSON object.")
+    return document
+
+
+FORCE = typer.Option(
+    False, "--force", help="Drop queued and dead-lettered records (each recorded in the ledger as dropped)."
+)
 
 
 def _show(view: dict[str, Any], as_json: bool) -> None:
@@ -90,7 +115,7 @@ def list_outputs(workspace: int = WORKSPACE, as_json: bool = AS_JSON) -> None:
     if as_json:
         emit_json(views)
     else:
-        emit_table("Outputs", views, ["id", "name", "integration", "deliveries"])
+        emit_table("Outputs", views, ["id", "name", "integration", "state", "fault_reason", "deliveries"])
 
 
 @outputs.command("show")
@@ -99,6 +124,60 @@ def show_output(output_id: int, workspace: int = WORKSPACE, as_json: bool = AS_J
     runtime = Runtime.open(Settings())
     try:
         view = _output_view(runtime, runtime.outputs.outputs.output(workspace, output_id))
+    finally:
+        runtime.close()
+    _show(view, as_json)
+
+
+@outputs.command("update")
+def update_output(
+    output_id: int,
+    source: str | None = typer.Argument(None, help="File with {name, settings} to change; - = stdin."),
+    name: str | None = typer.Option(None, "--name", help="A new name."),
+    workspace: int = WORKSPACE,
+    as_json: bool = AS_JSON,
+) -> None:
+    """Rename an output or change settings (merged over the current ones; new settings clear a fault)."""
+    document = _changes(source)
+    unknown = sorted(set(document) - {"name", "settings"})
+    if unknown:
+        raise BadRequest(f"{unknown[0]}: cannot be changed; an output's name and settings can.")
+    runtime = Runtime.open(Settings())
+    try:
+        changed = runtime.outputs.outputs.update_output(
+            workspace, output_id, name if name is not None else document.get("name"), document.get("settings")
+        )
+        view = _output_view(runtime, changed)
+    finally:
+        runtime.close()
+    _show(view, as_json)
+
+
+@outputs.command("delete")
+def delete_output(
+    output_id: int, force: bool = FORCE, workspace: int = WORKSPACE, as_json: bool = AS_JSON
+) -> None:
+    """Delete an output and its connections (refused while records wait for it, unless --force)."""
+    runtime = Runtime.open(Settings())
+    try:
+        deleted = runtime.outputs.outputs.delete_output(workspace, output_id, force=force)
+    finally:
+        runtime.close()
+    if as_json:
+        emit_json(_deleted_view(deleted))
+    else:
+        typer.echo(
+            f"Output {output_id} deleted with connections {deleted.connections or 'none'}; "
+            f"{deleted.dropped} records dropped"
+        )
+
+
+@outputs.command("resume")
+def resume_output(output_id: int, workspace: int = WORKSPACE, as_json: bool = AS_JSON) -> None:
+    """Clear an output's fault: its queued records are sent at the next delivery run."""
+    runtime = Runtime.open(Settings())
+    try:
+        view = _output_view(runtime, runtime.outputs.outputs.resume(workspace, output_id))
     finally:
         runtime.close()
     _show(view, as_json)
@@ -157,6 +236,48 @@ def show_connection(connection_id: int, workspace: int = WORKSPACE, as_json: boo
     finally:
         runtime.close()
     _show(view, as_json)
+
+
+@connections.command("update")
+def update_connection(
+    connection_id: int,
+    source: str | None = typer.Argument(None, help="File with {settings, active} to change; - = stdin."),
+    active: bool | None = typer.Option(None, "--active/--inactive", help="Switch the connection on or off."),
+    workspace: int = WORKSPACE,
+    as_json: bool = AS_JSON,
+) -> None:
+    """Change a connection's settings (merged, re-checked) or switch it on or off."""
+    document = _changes(source)
+    unknown = sorted(set(document) - {"settings", "active"})
+    if unknown:
+        raise BadRequest(f"{unknown[0]}: cannot be changed; a connection's settings and active can.")
+    runtime = Runtime.open(Settings())
+    try:
+        changed = runtime.outputs.outputs.update_connection(
+            workspace,
+            connection_id,
+            settings=document.get("settings"),
+            active=active if active is not None else document.get("active"),
+        )
+    finally:
+        runtime.close()
+    _show(_connection_view(changed), as_json)
+
+
+@connections.command("delete")
+def delete_connection(
+    connection_id: int, force: bool = FORCE, workspace: int = WORKSPACE, as_json: bool = AS_JSON
+) -> None:
+    """Delete a connection (refused while its records wait, unless --force)."""
+    runtime = Runtime.open(Settings())
+    try:
+        deleted = runtime.outputs.outputs.delete_connection(workspace, connection_id, force=force)
+    finally:
+        runtime.close()
+    if as_json:
+        emit_json(_deleted_view(deleted))
+    else:
+        typer.echo(f"Connection {connection_id} deleted; {deleted.dropped} records dropped")
 
 
 @deliveries.command("ledger")

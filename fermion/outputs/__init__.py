@@ -9,9 +9,15 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from fermion.clock import Clock
-from fermion.outputs.catalog import Connection, Output, Outputs
+from fermion.outputs.catalog import Connection, Deleted, Output, Outputs
 from fermion.outputs.deliveries import DeadLetter, Deliveries, LedgerEntry, NewDelivery
-from fermion.outputs.integrations import INTEGRATIONS, Integration, Setting, integration_named
+from fermion.outputs.integrations import (
+    INTEGRATIONS,
+    CredentialsRefused,
+    Integration,
+    Setting,
+    integration_named,
+)
 from fermion.outputs.outbound import consent_change_event, outbound_batch
 from fermion.outputs.processing import Processing, parse_processing, process_batch, process_membership
 from fermion.outputs.retry import RetryPolicy
@@ -41,8 +47,8 @@ class OutputServices:
         max_parallel: int,
     ) -> OutputServices:
         """Build the outputs context on a state store."""
-        outputs = Outputs(engine, clock)
         deliveries = Deliveries(engine, clock, policy, lease_ms)
+        outputs = Outputs(engine, clock, deliveries)
         return cls(
             outputs,
             deliveries,
@@ -54,7 +60,9 @@ class OutputServices:
 __all__ = [
     "INTEGRATIONS",
     "Connection",
+    "CredentialsRefused",
     "DeadLetter",
+    "Deleted",
     "Deliveries",
     "DeliveryRunner",
     "Integration",

@@ -12,7 +12,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from fermion.clock import Clock
 from fermion.outputs.integrations.base import Outcome, Record
@@ -181,6 +193,8 @@ class Deliveries:
             groups: dict[tuple[tuple[str, Any], ...], list[int]] = {}
             for outcome in outcomes:
                 record = by_id[outcome.record_id]
+                if record.id not in info:  # dropped meanwhile (its output or connection deleted, erasure)
+                    continue
                 created_ms, mpid, workspace_id = info[record.id]
                 attempt = record.attempts + 1
                 values: dict[str, Any] = {"lease_until_ms": None, "last_error": outcome.reason or None}
@@ -223,6 +237,77 @@ class Deliveries:
                     )
             if entries:
                 conn.execute(insert(ledger), entries)
+
+    def hold(self, output_id: int, records: Sequence[Record], reason: str) -> None:
+        """Keep ``records`` queued while their output is faulted: the attempt is counted and written to the
+        ledger as ``faulted``, but the record is neither retried on a schedule nor dead-lettered."""
+        if not records:
+            return
+        now = self._clock.now_ms()
+        d = deliveries.c
+        ids = [r.id for r in records]
+        with self._engine.begin() as conn:
+            rows = conn.execute(
+                select(d.id, d.mpid, d.workspace_id, d.attempts).where(d.id.in_(ids), d.status == "pending")
+            ).all()
+            if not rows:
+                return
+            conn.execute(
+                update(deliveries)
+                .where(d.id.in_([r[0] for r in rows]))
+                .values(attempts=d.attempts + 1, next_attempt_ms=now, lease_until_ms=None, last_error=reason)
+            )
+            conn.execute(
+                insert(ledger),
+                [
+                    {"delivery_id": r[0], "output_id": output_id, "workspace_id": r[2], "mpid": r[1],
+                     "at_ms": now, "outcome": "faulted", "attempt": int(r[3]) + 1, "next_attempt_ms": None,
+                     "reason": reason}
+                    for r in rows
+                ],
+            )  # fmt: skip
+
+    def resume(self, conn: Connection, output_id: int, faulted_ms: int, now_ms: int) -> None:
+        """After a fault, inside the caller's transaction: the time the output spent faulted counts neither
+        against its records' retry window nor against their bulk wait."""
+        d = deliveries.c
+        conn.execute(
+            update(deliveries)
+            .where(d.output_id == output_id, d.status == "pending")
+            .values(
+                created_ms=case(
+                    (d.created_ms < faulted_ms, d.created_ms + (now_ms - faulted_ms)), else_=now_ms
+                )
+            )
+        )
+
+    def drop(self, conn: Connection, where: ColumnElement[bool], reason: str, now_ms: int) -> int:
+        """Inside the caller's transaction, remove the records ``where`` selects (an output's or a
+        connection's): those still queued or dead-lettered are written to the ledger as ``dropped`` with
+        ``reason`` (finished ones already are in it). The number dropped."""
+        d = deliveries.c
+        chosen = and_(where, d.status.in_(["pending", "dead"]))
+        rows = conn.execute(select(d.id, d.output_id, d.workspace_id, d.mpid, d.attempts).where(chosen)).all()
+        if rows:
+            conn.execute(
+                insert(ledger),
+                [
+                    {"delivery_id": r[0], "output_id": r[1], "workspace_id": r[2], "mpid": r[3],
+                     "at_ms": now_ms, "outcome": "dropped", "attempt": int(r[4]), "next_attempt_ms": None,
+                     "reason": reason}
+                    for r in rows
+                ],
+            )  # fmt: skip
+        payload_ids = (
+            conn.execute(select(d.payload_id).where(where, d.payload_id.is_not(None)).distinct())
+            .scalars()
+            .all()
+        )
+        conn.execute(delete(deliveries).where(where))
+        if payload_ids:  # a payload other connections still use stays
+            still = select(d.payload_id).where(d.payload_id.in_(payload_ids))
+            conn.execute(delete(payloads).where(payloads.c.id.in_(payload_ids), payloads.c.id.not_in(still)))
+        return len(rows)
 
     def ledger(
         self,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Engine, case, func, select
+from sqlalchemy import Connection, Engine
 
 from fermion.audiences import Audiences
 from fermion.clock import Clock
@@ -30,7 +30,6 @@ from fermion.outputs.processing import (
     process_batch,
     process_membership,
 )
-from fermion.outputs.tables import connections
 from fermion.profiles import ProfileStore
 from fermion.schema import Batch
 
@@ -75,17 +74,13 @@ class Router:
         self._outputs = outputs
         self._deliveries = deliveries
         self._profiles = profiles
-        self._signature: tuple[int, int, int] | None = None
+        self._signature: tuple[int, ...] | None = None
         self._by_input: dict[int, list[_Active]] = {}
         self._by_audience: dict[int, list[_Active]] = {}
 
     def _refresh(self, conn: Connection) -> None:
-        """Reload connections when one was added or switched on or off."""
-        c = connections.c
-        count, last, active = conn.execute(
-            select(func.count(), func.coalesce(func.max(c.id), 0), func.sum(case((c.active, 1), else_=0)))
-        ).one()
-        signature = (int(count), int(last), int(active or 0))
+        """Reload connections when a connection or an output was added, changed, switched or deleted."""
+        signature = self._outputs.revision(conn)
         if signature == self._signature:
             return
         self._by_input, self._by_audience = {}, {}

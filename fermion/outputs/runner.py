@@ -2,7 +2,9 @@
 
 Per-output isolation: each output is handled in its own thread of a pool, and an output already in flight
 is not started again, so one slow or failing output (every call bounded by the output's ``timeout_s``)
-never delays another. Nothing here sleeps to retry: retries are data on the records.
+never delays another. Nothing here sleeps to retry: retries are data on the records. A destination that
+refuses the output's credentials faults the output: its records stay queued and it is skipped until it is
+resumed or its settings change (spec activation §3.4, §5.4).
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from fermion.clock import Clock
 from fermion.outputs.catalog import Output, Outputs
 from fermion.outputs.deliveries import Deliveries
-from fermion.outputs.integrations import DeliveryFailed, Outcome, SendContext, integration_named
+from fermion.outputs.integrations import (
+    CredentialsRefused,
+    DeliveryFailed,
+    Outcome,
+    SendContext,
+    integration_named,
+)
+from fermion.outputs.integrations.base import Record
 from fermion.outputs.tables import output_state
 from fermion.store import is_postgres, reading
 
@@ -46,11 +55,11 @@ class DeliveryRunner:
         self._clients: dict[tuple[int, int], httpx.Client] = {}
 
     def tick(self) -> None:
-        """Start a run for every output not already running; returns at once."""
+        """Start a run for every output not already running nor faulted; returns at once."""
         with self._lock:
             self._in_flight = {k: f for k, f in self._in_flight.items() if not f.done()}
             for output in self._outputs.outputs():
-                if output.id not in self._in_flight:
+                if output.id not in self._in_flight and output.faulted_ms is None:
                     self._in_flight[output.id] = self._pool.submit(self._guarded, output)
 
     def deliver_due(self, timeout_s: float = 60.0) -> dict[int, int]:
@@ -69,7 +78,10 @@ class DeliveryRunner:
             return 0
 
     def run_output(self, output: Output) -> int:
-        """Claim, send and settle the output's due records until none are due (bounded per run)."""
+        """Claim, send and settle the output's due records until none are due (bounded per run); a faulted
+        output sends nothing."""
+        if output.faulted_ms is not None:
+            return 0
         integration = integration_named(output.integration)
         settings = output.settings
         bulk_size = int(settings.get("bulk_size") or integration.bulk_size)
@@ -91,6 +103,8 @@ class DeliveryRunner:
             )
             try:
                 outcomes = integration.send(settings, records, ctx)
+            except CredentialsRefused as exc:
+                return settled + self._fault(output, records, exc)
             except DeliveryFailed as exc:
                 status = "retry" if exc.retryable else "dead"
                 outcomes = [Outcome(r.id, status, exc.reason, exc.retry_after_ms) for r in records]
@@ -104,6 +118,18 @@ class DeliveryRunner:
             if len(records) < bulk_size or time.monotonic() - started > RUN_BUDGET_S:
                 break
         return settled
+
+    def _fault(self, output: Output, records: list[Record], refused: CredentialsRefused) -> int:
+        """Fault the output; records already sent in the call are settled, the others wait for a resume."""
+        done = {o.record_id for o in refused.settled}
+        if refused.settled:
+            self._deliveries.settle(output.id, [r for r in records if r.id in done], refused.settled)
+        if self._outputs.mark_faulted(output.id, refused.reason, output.updated_ms):
+            _log.warning("output faulted: %s", refused.reason, extra={"output_id": output.id})
+        self._deliveries.hold(
+            output.id, [r for r in records if r.id not in done], f"output faulted: {refused.reason}"
+        )
+        return len(records)
 
     def _client(self, output: Output) -> httpx.Client:
         timeout = float(output.settings.get("timeout_s") or 10)

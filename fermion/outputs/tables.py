@@ -17,6 +17,9 @@ outputs = Table(
     Column("integration", String(64), nullable=False),
     Column("settings", Text, nullable=False),  # JSON, validated against the integration's schema
     Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=True),  # last change of name or settings
+    Column("faulted_ms", BigInteger, nullable=True),  # set while the destination refuses the credentials
+    Column("fault_reason", Text, nullable=True),
 )
 
 connections = Table(
@@ -31,6 +34,7 @@ connections = Table(
     Column("active", Boolean, nullable=False),
     Column("settings", Text, nullable=False),  # JSON: filter, sampling, rules, transformations, sharing
     Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=True),  # last change of settings or status
 )
 
 deliveries = Table(
@@ -75,7 +79,7 @@ ledger = Table(
     Column("at_ms", BigInteger, nullable=False),
     Column(
         "outcome", String(16), nullable=False
-    ),  # queued | delivered | rejected | skipped | retrying | dead_lettered | redriven
+    ),  # queued | delivered | rejected | skipped | retrying | dead_lettered | redriven | faulted | dropped
     Column("attempt", Integer, nullable=False),
     Column("next_attempt_ms", BigInteger, nullable=True),
     Column("reason", Text, nullable=True),

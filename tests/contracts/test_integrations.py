@@ -1,6 +1,7 @@
 """The contract every integration passes (docs/writing-an-integration.md): its settings are validated,
 every record gets exactly one outcome, a healthy destination gets the records, a destination that is down
-or throttling yields retries (Retry-After honoured), and a permanent refusal is never retried."""
+or throttling yields retries (Retry-After honoured), a permanent refusal is never retried, and refused
+credentials (401/403) are raised as CredentialsRefused so the output faults and its records wait."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from fermion.errors import BadRequest
 from fermion.outputs import INTEGRATIONS, integration_named
 from fermion.outputs.integrations import (
     COMMON_OUTPUT_SETTINGS,
+    CredentialsRefused,
     DeliveryFailed,
     Outcome,
     Record,
@@ -167,3 +169,24 @@ def test_a_permanent_refusal_is_not_retried(request: pytest.FixtureRequest, harn
     harness.fail(400)
     outcomes = _send(_name(request), harness)
     assert all(o.status in ("rejected", "dead") for o in outcomes)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_refused_credentials_fault_the_output(
+    request: pytest.FixtureRequest, harness: Harness, status: int
+) -> None:
+    if _name(request) == "files":
+        pytest.skip("a directory has no credentials")
+    integration = integration_named(_name(request))
+    settings = validate_settings(
+        {**COMMON_OUTPUT_SETTINGS, **integration.settings}, harness.settings, "settings"
+    )
+    harness.fail(status)
+    state: dict[str, str] = {}
+    with httpx.Client(timeout=5) as http:
+        ctx = SendContext(http, lambda: 1_800_000_000_000, {1: {}}, state.get, state.__setitem__)
+        with pytest.raises(CredentialsRefused) as refused:
+            integration.send(settings, harness.records, ctx)
+    assert f"HTTP {status}" in refused.value.reason
+    assert refused.value.settled == []  # the first call was refused: every record waits for the resume
+    assert harness.delivered() == 0

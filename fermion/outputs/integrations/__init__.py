@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fermion.errors import BadRequest
 from fermion.outputs.integrations.base import (
+    CredentialsRefused,
     DeliveryFailed,
     Integration,
     Outcome,
@@ -38,6 +39,7 @@ def integration_named(name: str) -> Integration:
 __all__ = [
     "COMMON_OUTPUT_SETTINGS",
     "INTEGRATIONS",
+    "CredentialsRefused",
     "DeliveryFailed",
     "Integration",
     "Outcome",

@@ -2,7 +2,9 @@
 
 An integration turns queued records into calls to one destination and says, per record, what happened:
 delivered, rejected (permanent, with the destination's reason), skipped (nothing to send, with why) or
-retry. A failure of the whole call is raised as :class:`DeliveryFailed`, retryable or not.
+retry. A failure of the whole call is raised as :class:`DeliveryFailed`, retryable or not; a destination
+refusing the output's credentials (HTTP 401/403) is :class:`CredentialsRefused`, which integrations let
+propagate: the runner then faults the output and keeps its records queued (spec activation §3.4, §5.4).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import httpx
 from fermion.errors import BadRequest
 
 RETRYABLE_STATUS = frozenset({408, 429})
+CREDENTIALS_STATUS = frozenset({401, 403})
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,23 @@ class PartnerErasure:
     status: str
     message: str = ""
     retry_after_ms: int | None = None
+
+
+class CredentialsRefused(DeliveryFailed):
+    """The destination refused the output's credentials (401/403): no record can go until they change.
+
+    Not the records' fault, so they are neither retried nor dead-lettered: the output is faulted and its
+    records wait for a resume. ``settled`` carries the outcomes of records already sent in this call, so
+    they are not sent twice.
+    """
+
+    def __init__(self, reason: str, *, settled: Sequence[Outcome] = ()) -> None:
+        super().__init__(reason, retryable=False)
+        self.settled = list(settled)
+
+    def with_settled(self, settled: Sequence[Outcome]) -> CredentialsRefused:
+        """The same refusal carrying the outcomes settled before it."""
+        return CredentialsRefused(self.reason, settled=[*settled, *self.settled])
 
 
 @dataclass
@@ -184,10 +204,13 @@ def _checked(spec: Setting, value: Any, where: str) -> Any:
 
 
 def classify_response(response: httpx.Response) -> DeliveryFailed | None:
-    """None for 2xx; otherwise the failure, retryable for 408, 429 and 5xx (honouring Retry-After)."""
+    """None for 2xx; otherwise the failure, retryable for 408, 429 and 5xx (honouring Retry-After),
+    :class:`CredentialsRefused` for 401 and 403."""
     if response.status_code < 300:
         return None
     reason = f"HTTP {response.status_code}: {response.text[:300]}"
+    if response.status_code in CREDENTIALS_STATUS:
+        return CredentialsRefused(f"credentials refused ({reason})")
     retryable = response.status_code in RETRYABLE_STATUS or response.status_code >= 500
     return DeliveryFailed(reason, retryable=retryable, retry_after_ms=retry_after_ms(response))
 

@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 
 from fermion.outputs.integrations.base import (
+    CREDENTIALS_STATUS,
+    CredentialsRefused,
     DeliveryFailed,
     Outcome,
     PartnerErasure,
@@ -97,6 +99,8 @@ class KlaviyoAudience:
                 )
                 list_id = _list_id(client, ctx, name)
                 outcomes += self._send_group(client, settings, conn_settings, list_id, group)
+            except CredentialsRefused as exc:  # no group can go: fault the output, keep what was done
+                raise exc.with_settled(outcomes) from exc
             except DeliveryFailed as exc:
                 status = "retry" if exc.retryable else "dead"
                 outcomes += [Outcome(r.id, status, exc.reason, exc.retry_after_ms) for r in group]
@@ -159,9 +163,9 @@ class _Client:
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         response = call(self.http, method, self.base + path, headers=self.headers, **kwargs)
-        if response.status_code in (401, 403):
+        if response.status_code in CREDENTIALS_STATUS:
             reason = f"Klaviyo refused the key (HTTP {response.status_code}): {response.text[:200]}"
-            raise DeliveryFailed(reason, retryable=False)
+            raise CredentialsRefused(reason)
         return response
 
     def ok(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from fermion.outputs.integrations.base import (
+    CredentialsRefused,
     DeliveryFailed,
     Outcome,
     PartnerErasure,
@@ -95,6 +96,8 @@ class KlaviyoEvents:
                     if failure is not None:
                         raise failure
                 outcomes.append(Outcome(record.id, "delivered"))
+            except CredentialsRefused as exc:  # the output faults; this record and the rest wait
+                raise exc.with_settled(outcomes) from exc
             except DeliveryFailed as exc:
                 outcomes.append(
                     Outcome(

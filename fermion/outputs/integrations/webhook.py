@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fermion.outputs.integrations.base import (
+    CredentialsRefused,
     DeliveryFailed,
     Outcome,
     Record,
@@ -65,6 +66,8 @@ class Webhook:
                 failure = exc
             if failure is None:
                 outcomes.append(Outcome(record.id, "delivered"))
+            elif isinstance(failure, CredentialsRefused):  # the output faults; this and the rest wait
+                raise failure.with_settled(outcomes)
             elif failure.retryable:
                 outcomes.append(Outcome(record.id, "retry", failure.reason, failure.retry_after_ms))
                 # the destination is struggling: leave the rest for the next attempt instead of hammering it
