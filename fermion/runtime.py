@@ -20,7 +20,7 @@ from fermion.events import EventReads, EventStore, LocalReadClient, open_event_s
 from fermion.identity import IdentityService
 from fermion.ingest import Acceptor, Authenticator, limits_from
 from fermion.metrics import Metrics
-from fermion.outputs import Outputs, OutputServices, RetryPolicy
+from fermion.outputs import OutputServices, RetryPolicy
 from fermion.pipeline import Verdicts, Worker
 from fermion.plans import PlanCatalog, PlanResolver, Quarantine, VerdictLog
 from fermion.platform import ApiCredentials, Tenancy
@@ -159,7 +159,10 @@ class Runtime:
                 processor_domain=s.dsr_processor_domain,
                 waiting_period_ms=s.dsr_waiting_period_hours * 3_600_000,
                 results_ttl_ms=s.dsr_results_ttl_days * 86_400_000,
-                forwarder_source=OutputErasureForwarders(Outputs(self.engine, self.clock)),
+                # the outputs context is opened only when an erasure is forwarded (in the worker)
+                forwarder_source=lambda workspace_id: OutputErasureForwarders(self.outputs.outputs)(
+                    workspace_id
+                ),
                 forward_window_ms=s.dsr_forward_window_hours * 3_600_000,
             )
         return self._privacy
