@@ -144,6 +144,8 @@ class Runtime:
                 policy,
                 lease_ms=s.outputs_lease_s * 1000,
                 max_parallel=s.outputs_max_parallel,
+                finished_retention_ms=s.outputs_finished_retention_hours * 3_600_000,
+                ledger_retention_ms=s.outputs_ledger_retention_days * 86_400_000,
             )
         return self._outputs
 

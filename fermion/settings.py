@@ -114,6 +114,14 @@ class Settings(BaseSettings):
         default=250, description="How often the worker routes audience changes and starts delivery runs."
     )
     outputs_max_parallel: int = Field(default=8, description="Outputs delivering at once in one worker.")
+    outputs_finished_retention_hours: int = Field(
+        default=168,
+        description="Delivered, rejected and skipped records and their payloads are purged after this long.",
+    )
+    outputs_ledger_retention_days: int = Field(
+        default=30,
+        description="Ledger entries are purged after this long, once their record has left the queue.",
+    )
 
     dsr_waiting_period_hours: int = Field(
         default=168, description="Data subject erasures wait this long, cancellable, before they run."

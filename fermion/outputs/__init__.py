@@ -34,6 +34,12 @@ class OutputServices:
     deliveries: Deliveries
     router: Router
     runner: DeliveryRunner
+    finished_retention_ms: int = 7 * 86_400_000
+    ledger_retention_ms: int = 30 * 86_400_000
+
+    def purge(self, now_ms: int) -> tuple[int, int]:
+        """Purge finished records and old ledger entries (the worker calls it hourly)."""
+        return self.deliveries.purge(now_ms - self.finished_retention_ms, now_ms - self.ledger_retention_ms)
 
     @classmethod
     def open(
@@ -45,6 +51,8 @@ class OutputServices:
         *,
         lease_ms: int,
         max_parallel: int,
+        finished_retention_ms: int = 7 * 86_400_000,
+        ledger_retention_ms: int = 30 * 86_400_000,
     ) -> OutputServices:
         """Build the outputs context on a state store."""
         deliveries = Deliveries(engine, clock, policy, lease_ms)
@@ -54,6 +62,8 @@ class OutputServices:
             deliveries,
             Router(engine, clock, outputs, deliveries, profiles),
             DeliveryRunner(engine, clock, outputs, deliveries, max_parallel=max_parallel),
+            finished_retention_ms,
+            ledger_retention_ms,
         )
 
 

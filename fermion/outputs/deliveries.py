@@ -35,6 +35,7 @@ from fermion.store import is_postgres, reading
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 FINAL = {"delivered": "delivered", "rejected": "rejected", "skipped": "skipped"}
+PURGEABLE = tuple(FINAL.values())
 
 
 @dataclass(frozen=True)
@@ -308,6 +309,47 @@ class Deliveries:
             still = select(d.payload_id).where(d.payload_id.in_(payload_ids))
             conn.execute(delete(payloads).where(payloads.c.id.in_(payload_ids), payloads.c.id.not_in(still)))
         return len(rows)
+
+    def purge(self, finished_before_ms: int, ledger_before_ms: int, chunk: int = 5000) -> tuple[int, int]:
+        """Purge finished records (delivered, rejected, skipped) older than ``finished_before_ms`` with the
+        payloads only they used, and ledger entries older than ``ledger_before_ms`` whose record has left
+        the queue (a queued or dead-lettered record keeps its history). Returns (records, ledger entries)."""
+        d, p, lg = deliveries.c, payloads.c, ledger.c
+        records = entries = 0
+        while True:
+            with self._engine.begin() as conn:
+                rows = conn.execute(
+                    select(d.id, d.payload_id)
+                    .where(d.status.in_(PURGEABLE), d.finished_ms < finished_before_ms)
+                    .limit(chunk)
+                ).all()
+                if not rows:
+                    break
+                conn.execute(delete(deliveries).where(d.id.in_([r[0] for r in rows])))
+                shared = sorted({int(r[1]) for r in rows if r[1] is not None})
+                if shared:
+                    still = select(d.payload_id).where(d.payload_id.in_(shared))
+                    conn.execute(delete(payloads).where(p.id.in_(shared), p.id.not_in(still)))
+                records += len(rows)
+            if len(rows) < chunk:
+                break
+        while True:
+            with self._engine.begin() as conn:
+                ids = [
+                    int(r[0])
+                    for r in conn.execute(
+                        select(lg.id)
+                        .where(lg.at_ms < ledger_before_ms)
+                        .where(~select(d.id).where(d.id == lg.delivery_id).exists())
+                        .limit(chunk)
+                    )
+                ]
+                if ids:
+                    conn.execute(delete(ledger).where(lg.id.in_(ids)))
+            entries += len(ids)
+            if len(ids) < chunk:
+                break
+        return records, entries
 
     def ledger(
         self,

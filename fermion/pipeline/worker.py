@@ -126,6 +126,8 @@ class Worker:
         if now >= self._next_purge_ms:
             self._inbox.forget_requests_before(now - self._dedupe_retention_ms)
             self._verdicts.purge(now)
+            if self._outputs is not None:
+                self._outputs.purge(now)
             self._next_purge_ms = now + 3_600_000
         if now >= self._next_alias_ms:
             self._next_alias_ms = now + 1000
