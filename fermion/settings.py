@@ -114,6 +114,11 @@ class Settings(BaseSettings):
         default=250, description="How often the worker routes audience changes and starts delivery runs."
     )
     outputs_max_parallel: int = Field(default=8, description="Outputs delivering at once in one worker.")
+    outputs_sync_page: int = Field(
+        default=1000,
+        ge=1,
+        description="Members each audience connection's initial sync queues at each outputs poll.",
+    )
 
     dsr_waiting_period_hours: int = Field(
         default=168, description="Data subject erasures wait this long, cancellable, before they run."
