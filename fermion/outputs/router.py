@@ -25,6 +25,8 @@ from fermion.outputs import initial_sync
 from fermion.outputs.catalog import Connection as OutputConnection
 from fermion.outputs.catalog import Outputs
 from fermion.outputs.deliveries import Deliveries, NewDelivery
+from fermion.outputs.integrations import integration_named
+from fermion.outputs.integrations.raw_batch import SendSettings, send_settings_of
 from fermion.outputs.outbound import outbound_batch
 from fermion.outputs.processing import (
     Processing,
@@ -61,6 +63,7 @@ class _Active:
     connection: OutputConnection
     processing: Processing
     include_mp_deviceid: bool
+    send: SendSettings | None  # raw-batch outputs' "Send …" settings
     needs_consent: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -101,6 +104,7 @@ class Router:
                 found,
                 parse_processing(found.settings, found.kind),
                 bool(output.settings.get("include_mp_deviceid")),
+                send_settings_of(integration_named(output.integration).connection_settings, found.settings),
             )
             if found.input_id is not None:
                 self._by_input.setdefault(found.input_id, []).append(active)
@@ -128,24 +132,23 @@ class Router:
                 include_mp_deviceid=True,
             )
             plain: dict[bool, dict[str, Any]] = {}
+            shaped: dict[tuple[bool, SendSettings | None], dict[str, Any]] = {}
             for active in self._by_input[routed.input_id]:
-                with_device = active.include_mp_deviceid
+                with_device, send = active.include_mp_deviceid, active.send
                 if with_device not in plain:
                     plain[with_device] = (
                         base if with_device else {k: v for k, v in base.items() if k != "mp_deviceid"}
                     )
-                if is_trivial(active.processing):  # nothing changes the batch: share one payload
-                    queued.append(
-                        NewDelivery(
-                            active.connection.output_id, active.connection.id, routed.workspace_id,
-                            routed.mpid, "batch", plain[with_device],
-                        )
-                    )  # fmt: skip
-                    continue
-                body = _decode(_encode(plain[with_device]))
-                state = consent.get((routed.workspace_id, routed.mpid), {})
-                result = process_batch(active.processing, active.connection.id, routed.mpid, body, state)
-                if result is not None:
+                if (with_device, send) not in shaped:  # connections alike share one payload
+                    shaped[(with_device, send)] = (
+                        plain[with_device] if send is None else send.shape(plain[with_device])
+                    )
+                result: dict[str, Any] | None = shaped[(with_device, send)]
+                if not is_trivial(active.processing):
+                    body = _decode(_encode(result))
+                    state = consent.get((routed.workspace_id, routed.mpid), {})
+                    result = process_batch(active.processing, active.connection.id, routed.mpid, body, state)
+                if result is not None and (send is None or send.sends(result)):
                     queued.append(
                         NewDelivery(
                             active.connection.output_id, active.connection.id, routed.workspace_id,

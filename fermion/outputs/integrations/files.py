@@ -27,6 +27,7 @@ from fermion.outputs.integrations.base import (
     Setting,
     all_outcomes,
 )
+from fermion.outputs.integrations.raw_batch import RAW_BATCH_SETTINGS
 
 FOLDER_BY = ("none", "event_time", "upload_time", "event_or_upload_time")
 
@@ -44,7 +45,7 @@ class Files:
         "format": Setting("enum", default="ndjson", choices=("ndjson", "parquet")),
         "folder_by_date": Setting("enum", default="upload_time", choices=FOLDER_BY),
     }
-    connection_settings: dict[str, Setting] = {}
+    connection_settings = RAW_BATCH_SETTINGS  # spec §6.1 "Send …" settings
 
     def send(self, settings: dict[str, Any], records: Sequence[Record], ctx: SendContext) -> list[Outcome]:
         """One file per date folder for the due batches."""

@@ -19,6 +19,7 @@ from fermion.outputs.integrations.base import (
     call,
     classify_response,
 )
+from fermion.outputs.integrations.raw_batch import RAW_BATCH_SETTINGS
 
 
 class Webhook:
@@ -37,7 +38,7 @@ class Webhook:
         "include_mp_deviceid": Setting("bool", default=False),
         "send_as_batch": Setting("bool", default=False, description="POST the due batches as one JSON array"),
     }
-    connection_settings: dict[str, Setting] = {}
+    connection_settings = RAW_BATCH_SETTINGS  # spec §6.1 "Send …" settings
 
     def send(self, settings: dict[str, Any], records: Sequence[Record], ctx: SendContext) -> list[Outcome]:
         """POST each batch (or all of them as one array); a failure of a call is that call's records'."""
