@@ -11,8 +11,10 @@ again.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from fermion.outputs.tables import audience_syncs, connections
 
@@ -30,33 +32,57 @@ class SyncCursor:
     finished_ms: int | None
 
 
-def reconcile(conn: Connection, now_ms: int) -> list[int]:
-    """Start a sync for every active audience connection without one and forget those of connections no
-    longer active; returns the connections whose sync is running."""
+@dataclass(frozen=True)
+class SyncPlan:
+    """What the outputs job finds: syncs to start (connection → audience), to forget, and running."""
+
+    new: dict[int, int]
+    gone: list[int]
+    running: list[int]
+
+    @property
+    def to_advance(self) -> list[int]:
+        """The connections whose sync takes a page now."""
+        return sorted([*self.running, *self.new])
+
+
+def plan(conn: Connection) -> SyncPlan:
+    """Compare the active audience connections with the syncs (reads only)."""
     c = connections.c
-    active = dict(conn.execute(select(c.id, c.audience_id).where(c.kind == "audience", c.active)).all())
+    active = {
+        int(cid): int(aid)
+        for cid, aid in conn.execute(select(c.id, c.audience_id).where(c.kind == "audience", c.active))
+    }
     known = {int(r.connection_id): r.status for r in conn.execute(select(audience_syncs))}
-    gone = [cid for cid in known if cid not in active]
-    if gone:
-        conn.execute(delete(audience_syncs).where(audience_syncs.c.connection_id.in_(gone)))
-    new = [cid for cid in active if cid not in known]
-    if new:
+    return SyncPlan(
+        {cid: aid for cid, aid in active.items() if cid not in known},
+        [cid for cid in known if cid not in active],
+        [cid for cid, status in known.items() if status == "running" and cid in active],
+    )
+
+
+def start_and_forget(conn: Connection, found: SyncPlan, now_ms: int) -> None:
+    """Start the syncs of newly active connections and forget those of connections no longer active
+    (another worker doing the same at once changes nothing)."""
+    if found.gone:
+        conn.execute(delete(audience_syncs).where(audience_syncs.c.connection_id.in_(found.gone)))
+    if found.new:
+        dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
         conn.execute(
-            insert(audience_syncs),
+            dialect.insert(audience_syncs).on_conflict_do_nothing(),
             [
                 {
                     "connection_id": cid,
-                    "audience_id": active[cid],
+                    "audience_id": aid,
                     "status": "running",
                     "after_mpid": None,
                     "queued": 0,
                     "started_ms": now_ms,
                     "finished_ms": None,
                 }
-                for cid in new
+                for cid, aid in found.new.items()
             ],
         )
-    return sorted([cid for cid, status in known.items() if status == "running" and cid in active] + new)
 
 
 def claim(conn: Connection, connection_id: int) -> SyncCursor | None:
@@ -73,12 +99,13 @@ def claim(conn: Connection, connection_id: int) -> SyncCursor | None:
 def advance(
     conn: Connection, cursor: SyncCursor, after_mpid: int | None, queued: int, done: bool, now_ms: int
 ) -> None:
-    """Move a sync past the members just queued; ``done`` when the last page was read."""
+    """Move a sync past the members just queued; ``done`` when the last page was read (the cursor, an
+    MPID, is then cleared)."""
     conn.execute(
         update(audience_syncs)
         .where(audience_syncs.c.connection_id == cursor.connection_id)
         .values(
-            after_mpid=after_mpid if after_mpid is not None else cursor.after_mpid,
+            after_mpid=None if done else (after_mpid if after_mpid is not None else cursor.after_mpid),
             queued=cursor.queued + queued,
             status="done" if done else "running",
             finished_ms=now_ms if done else None,

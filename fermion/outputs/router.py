@@ -212,10 +212,14 @@ class Router:
 
         Run it after :meth:`route_changes`. A member leaving while a page is read has its delete routed after
         the page's adds (see ``AudienceEvaluator.member_snapshots``), so it ends up removed."""
-        with self._engine.begin() as conn:
-            running = initial_sync.reconcile(conn, self._clock.now_ms())
+        with reading(self._engine) as conn:
+            found = initial_sync.plan(conn)
+            running = found.to_advance
             if running:
                 self._refresh(conn)
+        if found.new or found.gone:
+            with self._engine.begin() as conn:
+                initial_sync.start_and_forget(conn, found, self._clock.now_ms())
         active = {a.connection.id: a for found in self._by_audience.values() for a in found}
         total = 0
         for connection_id in running:

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import update
 from starlette.testclient import TestClient
 
+from fermion.audiences.tables import audience_memberships
 from fermion.outputs import OutputServices, RetryPolicy
 from fermion.outputs.tables import connections, deliveries
 from fermion.runtime import Runtime
@@ -157,6 +158,24 @@ def test_a_member_who_leaves_during_the_sync_ends_up_removed(
         sent = [(r.mpid, msgspec.json.decode(r.payload)["action"]) for r in conn.execute(deliveries.select())]
     assert (mpids[not_reached], "add") not in sent and (mpids[not_reached], "delete") in sent
     assert sent.index((mpids[synced], "add")) < sent.index((mpids[synced], "delete"))
+
+
+def test_a_member_row_being_changed_defers_the_page_without_waiting(
+    client: TestClient, runtime: Runtime, auth: dict[str, str], bearer: dict[str, str], klaviyo: FakeKlaviyo
+) -> None:
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: a page never meets a row being changed")
+    audience_id = _members_before_connecting(client, runtime, auth, bearer, "ada")
+    connection = _connect(client, bearer, klaviyo, audience_id)
+    m = audience_memberships
+    with runtime.engine.connect() as other:
+        pending = other.begin()  # another transaction is changing the member's row (as a leaving member's)
+        other.execute(update(m).where(m.c.audience_id == audience_id).values(added_ms=m.c.added_ms))
+        assert _sync_page(runtime) == 0  # the page gives way at once instead of waiting
+        pending.rollback()
+    status = runtime.outputs.router.sync_status(connection["id"])
+    assert status is not None and status.status == "running" and status.queued == 0
+    assert _sync_page(runtime) == 1
 
 
 def test_consent_rules_and_sampling_apply_to_the_sync(
