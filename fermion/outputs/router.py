@@ -220,16 +220,14 @@ class Router:
         if found.new or found.gone:
             with self._engine.begin() as conn:
                 initial_sync.start_and_forget(conn, found, self._clock.now_ms())
-        active = {a.connection.id: a for found in self._by_audience.values() for a in found}
+        active = {a.connection.id: a for alike in self._by_audience.values() for a in alike}
         total = 0
         for connection_id in running:
             if connection_id not in active:  # its output is gone, or the cache is a change behind
                 continue
             try:
                 total += self._sync_page(audiences, evaluator, active[connection_id], page)
-            except (
-                OperationalError
-            ) as exc:  # a member being changed right now: this page waits for the next pass
+            except OperationalError as exc:  # a member's row is being changed: the page waits a pass
                 _log.info(
                     "audience sync page deferred", extra={"connection_id": connection_id, "error": str(exc)}
                 )
