@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
+from fermion.outputs.tables import deliveries, payloads
 from fermion.platform import InputCredentials
 from fermion.runtime import Runtime
 from tests.audiences.conftest import send
@@ -169,3 +171,23 @@ def test_a_bad_value_is_a_400_naming_the_setting(
     response = _webhook(client, bearer, receiver.url, credentials.input.id, {"send_screen_views": "no"})
     assert response.status_code == 400
     assert "settings.send_screen_views" in response.text
+
+
+def test_connections_with_the_same_settings_share_one_stored_payload(
+    client: TestClient, runtime: Runtime, auth: dict[str, str], bearer: dict[str, str],
+    credentials: InputCredentials, receiver: WebhookReceiver,
+) -> None:  # fmt: skip
+    for chosen in ({}, {"send_screen_views": True}, {"send_screen_views": False}):
+        assert _webhook(client, bearer, receiver.url, credentials.input.id, chosen).status_code == 201
+    send(client, auth, _batch())
+    runtime.new_worker().drain()
+    with runtime.engine.connect() as conn:
+        queued = conn.execute(select(deliveries.c.payload_id, deliveries.c.payload)).all()
+        stored = conn.execute(select(func.count()).select_from(payloads)).scalar_one()
+    assert stored == 1  # the first two: the same settings, one payload
+    assert sorted(bool(p) for _, p in queued) == [False, False, True]
+    run_pipeline(runtime)
+    assert sorted(len(b["events"]) for b in receiver.received) == [
+        len(SENT_BY_DEFAULT) - 1,
+        *[len(SENT_BY_DEFAULT)] * 2,
+    ]
