@@ -222,6 +222,7 @@ class Runtime:
             outputs=self.outputs,
             audience_catalog=self.audiences,
             outputs_poll_ms=s.outputs_poll_ms,
+            outputs_sync_page=s.outputs_sync_page,
             privacy=self.privacy,
             dsr_sweep_ms=s.dsr_sweep_ms,
         )

@@ -122,6 +122,11 @@ class Settings(BaseSettings):
         default=30,
         description="Ledger entries are purged after this long, once their record has left the queue.",
     )
+    outputs_sync_page: int = Field(
+        default=1000,
+        ge=1,
+        description="Members each audience connection's initial sync queues at each outputs poll.",
+    )
 
     dsr_waiting_period_hours: int = Field(
         default=168, description="Data subject erasures wait this long, cancellable, before they run."

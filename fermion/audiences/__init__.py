@@ -13,7 +13,7 @@ from fermion.audiences.criteria import (
     calculated_attributes_in,
     parse_criteria,
 )
-from fermion.audiences.evaluator import AudienceEvaluator
+from fermion.audiences.evaluator import AudienceEvaluator, MemberSnapshot
 
 __all__ = [
     "FREQUENCY_OPERATORS",
@@ -25,6 +25,7 @@ __all__ = [
     "AudienceEvaluator",
     "Audiences",
     "Criterion",
+    "MemberSnapshot",
     "Membership",
     "MembershipChange",
     "calculated_attributes_in",

@@ -56,6 +56,28 @@ class Compiled:
     nested: bool
 
 
+@dataclass(frozen=True)
+class MemberSnapshot:
+    """What a membership message carries of a member: identities and the user and calculated attributes to
+    share, as they are when the message is made (spec activation §3.7)."""
+
+    mpid: int
+    user_identities: dict[str, str]
+    device_identities: dict[str, str]
+    user_attributes: dict[str, Any]
+
+
+def _snapshot(mpid: int, profile: Profile | None, values: dict[str, str]) -> MemberSnapshot:
+    if profile is None:
+        return MemberSnapshot(mpid, {}, {}, dict(values))
+    return MemberSnapshot(
+        mpid,
+        dict(profile.user_identities),
+        dict(profile.device_identities),
+        {**profile.user_attributes, **values},
+    )
+
+
 @dataclass
 class _User:
     """What one user's criteria are tested against."""
@@ -340,8 +362,7 @@ class AudienceEvaluator:
         rows = []
         for action, pairs in (("add", adds), ("delete", removes)):
             for audience_id, mpid in pairs:
-                profile = profiles.get(mpid)
-                shared = {**(profile.user_attributes if profile else {}), **values.get(mpid, {})}
+                snapshot = _snapshot(mpid, profiles.get(mpid), values.get(mpid, {}))
                 rows.append(
                     {
                         "workspace_id": workspace_id,
@@ -350,13 +371,40 @@ class AudienceEvaluator:
                         "action": action,
                         "at_ms": now_ms,
                         "accepted_ms": accepted_ms,
-                        "user_identities": _encode(profile.user_identities if profile else {}).decode(),
-                        "device_identities": _encode(profile.device_identities if profile else {}).decode(),
-                        "user_attributes": _encode(shared).decode(),
+                        "user_identities": _encode(snapshot.user_identities).decode(),
+                        "device_identities": _encode(snapshot.device_identities).decode(),
+                        "user_attributes": _encode(snapshot.user_attributes).decode(),
                         "delivered_ms": None,
                     }
                 )
         conn.execute(insert(audience_changes), rows)
+
+    def member_snapshots(
+        self, conn: Connection, workspace_id: int, audience_id: int, after_mpid: int | None, limit: int
+    ) -> list[MemberSnapshot]:
+        """The audience's current members after ``after_mpid`` (by MPID), with their identities and attributes
+        as they are now, read in the caller's transaction (an initial sync of a connection pages with it).
+
+        On PostgreSQL their membership rows are locked without waiting (a row another transaction is changing
+        fails the call, to be tried again): a member leaving meanwhile then commits its delete change after
+        whatever the caller queues for it, so the delete is routed last."""
+        m = audience_memberships
+        query = (
+            select(m.c.mpid)
+            .where(m.c.audience_id == audience_id, m.c.removed_ms.is_(None))
+            .order_by(m.c.mpid)
+            .limit(limit)
+        )
+        if after_mpid is not None:
+            query = query.where(m.c.mpid > after_mpid)
+        if self._postgres:
+            query = query.with_for_update(nowait=True)
+        mpids = list(dict.fromkeys(int(r[0]) for r in conn.execute(query)))
+        if not mpids:
+            return []
+        profiles = self._profiles.read_many(conn, workspace_id, mpids)
+        values = self._calculated.values_for(conn, workspace_id, mpids)
+        return [_snapshot(mpid, profiles.get(mpid), values.get(mpid, {})) for mpid in mpids]
 
     def expirations(self, workspace_id: int, mpid: int, audience_ids: Iterable[int]) -> dict[int, int | None]:
         """When each of a user's memberships ends if nothing else happens: the first time an event leaving

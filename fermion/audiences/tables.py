@@ -49,6 +49,7 @@ audience_memberships = Table(
     Column("removed_ms", BigInteger, nullable=True),  # NULL while a member
     Index("ix_audience_memberships_user", "workspace_id", "mpid", "removed_ms"),
     Index("ix_audience_memberships_audience", "audience_id", "removed_ms"),
+    Index("ix_audience_memberships_members", "audience_id", "mpid"),  # an initial sync pages by MPID
     sqlite_autoincrement=True,
 )
 

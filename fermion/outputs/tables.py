@@ -95,3 +95,15 @@ output_state = Table(
     Column("key", String(256), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+audience_syncs = Table(
+    "output_audience_syncs",
+    metadata,
+    Column("connection_id", Integer, primary_key=True, autoincrement=False),
+    Column("audience_id", Integer, nullable=False),
+    Column("status", String(8), nullable=False),  # running | done
+    Column("after_mpid", BigInteger, nullable=True),  # the last member queued (members are paged by MPID)
+    Column("queued", BigInteger, nullable=False),  # members sent to the connection's processing so far
+    Column("started_ms", BigInteger, nullable=False),
+    Column("finished_ms", BigInteger, nullable=True),
+)

@@ -80,6 +80,7 @@ class Worker:
         outputs: OutputServices | None = None,
         audience_catalog: Audiences | None = None,
         outputs_poll_ms: int = 250,
+        outputs_sync_page: int = 1000,
         privacy: DataSubjectRights | None = None,
         dsr_sweep_ms: int = 1000,
     ) -> None:
@@ -112,6 +113,7 @@ class Worker:
         self._outputs = outputs
         self._audience_catalog = audience_catalog
         self._outputs_poll_ms = outputs_poll_ms
+        self._outputs_sync_page = outputs_sync_page
         self._next_outputs_ms = 0
         self._privacy = privacy
         self._dsr_sweep_ms = dsr_sweep_ms
@@ -271,13 +273,18 @@ class Worker:
             _log.exception("backfill or window expiry failed; retrying at the next sweep")
 
     def _outputs_jobs(self) -> None:
-        """outputs.route for audience connections (the membership-change queue), then start delivery runs."""
+        """outputs.route for audience connections (the membership-change queue, then a page of each initial
+        sync), then start delivery runs."""
         if self._outputs is None:
             return
         try:
             if self._audience_catalog is not None:
                 while self._outputs.router.route_changes(self._audience_catalog) == 1000:
                     pass
+                if self._audiences is not None:  # after the changes, so a leaver's delete follows its add
+                    self._outputs.router.sync_audiences(
+                        self._audience_catalog, self._audiences, self._outputs_sync_page
+                    )
             self._outputs.runner.tick()
         except Exception:  # worker guard: batches keep flowing; undelivered changes wait for the next pass
             _log.exception("routing audience changes or starting deliveries failed")

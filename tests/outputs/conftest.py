@@ -37,10 +37,13 @@ def klaviyo() -> Iterator[FakeKlaviyo]:
 
 
 def run_pipeline(opened: Runtime) -> None:
-    """Process the inbox, route audience changes, and run every output once."""
+    """Process the inbox, route audience changes, sync new audience connections, run every output once."""
     opened.new_worker().drain()
     opened.outputs.router.route_changes(opened.audiences)
-    opened.outputs.runner.deliver_due()
+    while opened.outputs.router.sync_audiences(opened.audiences, opened.audience_evaluator):
+        pass
+    opened.outputs.runner.deliver_due()  # waits for a run the worker started before the last records
+    opened.outputs.runner.deliver_due()  # …and sends those
 
 
 def deliver(opened: Runtime) -> None:

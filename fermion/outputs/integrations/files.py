@@ -27,6 +27,7 @@ from fermion.outputs.integrations.base import (
     Setting,
     all_outcomes,
 )
+from fermion.outputs.integrations.raw_batch import RAW_BATCH_SETTINGS
 
 FOLDER_BY = ("none", "event_time", "upload_time", "event_or_upload_time")
 
@@ -47,7 +48,7 @@ class Files:
             "bool", default=True, description="consent changes in system_notifications"
         ),
     }
-    connection_settings: dict[str, Setting] = {}
+    connection_settings = RAW_BATCH_SETTINGS  # spec §6.1 "Send …" settings
 
     def send(self, settings: dict[str, Any], records: Sequence[Record], ctx: SendContext) -> list[Outcome]:
         """One file per date folder for the due batches."""

@@ -20,6 +20,7 @@ from fermion.outputs.integrations.base import (
     call,
     classify_response,
 )
+from fermion.outputs.integrations.raw_batch import RAW_BATCH_SETTINGS
 
 
 class Webhook:
@@ -41,7 +42,7 @@ class Webhook:
             "bool", default=True, description="consent changes in system_notifications"
         ),
     }
-    connection_settings: dict[str, Setting] = {}
+    connection_settings = RAW_BATCH_SETTINGS  # spec §6.1 "Send …" settings
 
     def send(self, settings: dict[str, Any], records: Sequence[Record], ctx: SendContext) -> list[Outcome]:
         """POST each batch (or all of them as one array); a failure of a call is that call's records'."""
