@@ -2,8 +2,8 @@
 Klaviyo audience delivery profiles/s to the local Klaviyo fake.
 
 Pipeline rounds: batches are accepted into the inbox (as the Events API does), then one worker drains them
-and is timed; rounds alternate no connections / 5 webhook connections / no connections, and the no-connection
-figure is the mean of its two rounds. Routing (processing and queueing a delivery per connection) is what
+and is timed; rounds alternate no connections / 5 webhook connections (switched on and off), three pairs, and
+each figure is the median of its rounds. Routing (processing and queueing a delivery per connection) is what
 the 5-connection round adds; sending is the delivery worker's and is not timed here (its poll is pushed out).
 Klaviyo: N audience membership adds are queued for a Klaviyo output with bulk size 10,000, then one delivery
 run sends them (bulk import jobs, polled, import errors read) and is timed.
@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,7 @@ from fermion.settings import Settings
 
 EVENTS_PER_BATCH = 10
 CONNECTIONS = 5
+PAIRS = 3
 
 
 def batch(index: int) -> bytes:
@@ -161,32 +163,45 @@ def main() -> None:
             assert created is not None
             source = created.input
             round_trip(runtime, source, batches // 10, 10_000_000)  # warm-up
-            first = round_trip(runtime, source, batches, 0)
             for n in range(CONNECTIONS):
                 output = runtime.outputs.outputs.create_output(
                     source.workspace_id, f"hook {n}", "webhook", {"post_url": f"http://127.0.0.1:9/hook{n}"}
                 )
-                runtime.outputs.outputs.create_connection(source.workspace_id, output.id, input_id=source.id)
-            connected = round_trip(runtime, source, batches, batches)
-            # bench only: switch the connections off and park their queued deliveries, so that the last round
-            # neither routes nor sends (sending is the delivery worker's, outside this figure)
+                runtime.outputs.outputs.create_connection(
+                    source.workspace_id, output.id, input_id=source.id, active=False
+                )
+            # Rounds alternate without and with the connections, PAIRS times; the figures are medians, so a
+            # burst of noise on the shared machine moves one round, not the result.
             from fermion.outputs.tables import connections, deliveries
 
-            with runtime.engine.begin() as conn:
-                conn.execute(connections.update().values(active=False))
-                conn.execute(deliveries.update().values(next_attempt_ms=2**62))
-            second = round_trip(runtime, source, batches, 2 * batches)
+            none_rounds: list[float] = []
+            connected_rounds: list[float] = []
+            for pair in range(PAIRS):
+                none_rounds.append(round_trip(runtime, source, batches, 2 * pair * batches))
+                with runtime.engine.begin() as conn:
+                    conn.execute(connections.update().values(active=True))
+                connected_rounds.append(round_trip(runtime, source, batches, (2 * pair + 1) * batches))
+                # bench only: switch the connections off and park their queued deliveries, so that the next
+                # rounds neither route nor send (sending is the delivery worker's, outside these figures)
+                with runtime.engine.begin() as conn:
+                    conn.execute(connections.update().values(active=False))
+                    conn.execute(deliveries.update().values(next_attempt_ms=2**62))
             per_s = klaviyo_round(runtime, source.workspace_id, profiles)
         finally:
             runtime.close()
-    none = (first + second) / 2
+    none = statistics.median(none_rounds)
+    connected = statistics.median(connected_rounds)
     figures = {
         "events_per_s_no_connections": round(none),
         "events_per_s_5_connections": round(connected),
         "routing_cost_ratio": round(1 - connected / none, 3),
         "klaviyo_profiles_per_s": round(per_s),
     }
-    print(json.dumps({"rounds": [round(first), round(connected), round(second)]}), file=sys.stderr)
+    rounds = {
+        "no_connections": [round(r) for r in none_rounds],
+        "5_connections": [round(r) for r in connected_rounds],
+    }
+    print(json.dumps({"rounds": rounds}), file=sys.stderr)
     print(
         json.dumps(
             {
