@@ -34,21 +34,32 @@ class GroupCommitter:
         self._cond = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._users = 0
 
     def start(self) -> None:
-        """Start the writer thread."""
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="fermion-group-commit", daemon=True)
-        self._thread.start()
+        """Start the writer thread; apps sharing the committer each start it, and it runs until the last
+        of them stops it."""
+        with self._cond:
+            self._users += 1
+            if self._thread is not None:
+                return
+            self._stopping = False
+            self._thread = threading.Thread(target=self._run, name="fermion-group-commit", daemon=True)
+            self._thread.start()
 
     def stop(self) -> None:
-        """Commit what is waiting, then stop the writer thread."""
+        """Commit what is waiting, then stop the writer thread (when no other app still uses it)."""
         with self._cond:
+            self._users = max(0, self._users - 1)
+            thread = self._thread
+            if self._users > 0 or thread is None:
+                return
             self._stopping = True
-            self._cond.notify()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+            self._cond.notify_all()
+        thread.join(timeout=30)
+        with self._cond:
+            if self._thread is thread:
+                self._thread = None
 
     async def submit(self, records: Sequence[InboxRecord]) -> int:
         """Commit ``records`` (with other requests' records); returns how many were new."""
