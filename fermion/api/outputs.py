@@ -67,6 +67,13 @@ class ConnectionRequest(BaseModel):
     )
 
 
+class SyncBody(BaseModel):
+    status: str = Field(description="running | done")
+    queued: int = Field(description="members queued as adds so far")
+    started_ms: int
+    finished_ms: int | None
+
+
 class ConnectionBody(BaseModel):
     id: int
     output_id: int
@@ -77,6 +84,10 @@ class ConnectionBody(BaseModel):
     settings: dict[str, Any]
     created_ms: int
     updated_ms: int | None
+    initial_sync: SyncBody | None = Field(
+        default=None,
+        description="Audience connections: their initial sync (null until the worker starts it).",
+    )
 
 
 class ConnectionUpdate(BaseModel):
@@ -152,9 +163,14 @@ def output_body(runtime: Runtime, output: Output) -> OutputBody:
     )
 
 
-def connection_body(connection: Connection) -> ConnectionBody:
-    """The API view of a connection."""
+def connection_body(connection: Connection, sync: Any = None) -> ConnectionBody:
+    """The API view of a connection (with its initial sync's progress when given)."""
     return ConnectionBody(
+        initial_sync=None
+        if sync is None
+        else SyncBody(
+            status=sync.status, queued=sync.queued, started_ms=sync.started_ms, finished_ms=sync.finished_ms
+        ),
         id=connection.id,
         output_id=connection.output_id,
         kind=connection.kind,
@@ -289,7 +305,8 @@ def outputs_router(runtime: Runtime) -> APIRouter:
     @router.get("/connections/{connection_id}", response_model=ConnectionBody, responses=responses)
     def get_connection(connection_id: int, ws: int = Depends(workspace)) -> ConnectionBody:
         """One connection."""
-        return connection_body(runtime.outputs.outputs.connection(ws, connection_id))
+        found = runtime.outputs.outputs.connection(ws, connection_id)
+        return connection_body(found, runtime.outputs.router.sync_status(found.id))
 
     @router.patch("/connections/{connection_id}", response_model=ConnectionBody, responses=responses)
     def update_connection(

@@ -232,7 +232,16 @@ def show_connection(connection_id: int, workspace: int = WORKSPACE, as_json: boo
     """Show one connection with its settings."""
     runtime = Runtime.open(Settings())
     try:
-        view = _connection_view(runtime.outputs.outputs.connection(workspace, connection_id))
+        found = runtime.outputs.outputs.connection(workspace, connection_id)
+        view = _connection_view(found)
+        sync = runtime.outputs.router.sync_status(found.id)
+        if sync is not None:
+            view["initial_sync"] = {
+                "status": sync.status,
+                "queued": sync.queued,
+                "started_ms": sync.started_ms,
+                "finished_ms": sync.finished_ms,
+            }
     finally:
         runtime.close()
     _show(view, as_json)

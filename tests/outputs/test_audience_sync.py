@@ -107,6 +107,8 @@ def test_existing_members_reach_the_list_when_the_audience_is_connected(
     assert ada is not None and ada["properties"] == {"job": "CEO"}  # "tier" and "secret" are not shared
     status = runtime.outputs.router.sync_status(connection["id"])
     assert status is not None and (status.status, status.queued) == ("done", 2)
+    shown = api(client, bearer, "GET", f"/connections/{connection['id']}")["initial_sync"]
+    assert (shown["status"], shown["queued"]) == ("done", 2)
 
     run_pipeline(runtime)  # a finished sync sends nothing again
     with runtime.engine.connect() as conn:
