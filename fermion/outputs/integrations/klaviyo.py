@@ -57,7 +57,31 @@ def klaviyo_headers(private_key: str, revision: str) -> dict[str, str]:
     }
 
 
-class KlaviyoAudience:
+class KlaviyoErasure:
+    """Erasure forwarding, shared by Klaviyo's integrations: data-privacy deletion jobs by the output's email
+    identity (``email_identity_type``, else ``email``) and its phone identity."""
+
+    erasure_domain = DOMAIN
+
+    def forward_erasure(
+        self,
+        settings: dict[str, Any],
+        identities: Mapping[str, Sequence[str]],
+        http: httpx.Client,
+        countries: Sequence[str] = (),
+    ) -> PartnerErasure:
+        """Delete the person at Klaviyo by the email and phone identities the output sends."""
+        return request_deletion(
+            http,
+            base_url=settings["base_url"],
+            headers=klaviyo_headers(settings["private_api_key"], settings["revision"]),
+            emails=identities.get(settings.get("email_identity_type") or "email", ()),
+            phones=identities.get(settings.get("phone_identifier") or "mobile_number", ()),
+            countries=countries,
+        )
+
+
+class KlaviyoAudience(KlaviyoErasure):
     """Keeps a Klaviyo list per audience in step with the audience's members."""
 
     name = "klaviyo"
@@ -105,25 +129,6 @@ class KlaviyoAudience:
                 status = "retry" if exc.retryable else "dead"
                 outcomes += [Outcome(r.id, status, exc.reason, exc.retry_after_ms) for r in group]
         return outcomes
-
-    erasure_domain = DOMAIN
-
-    def forward_erasure(
-        self,
-        settings: dict[str, Any],
-        identities: Mapping[str, Sequence[str]],
-        http: httpx.Client,
-        countries: Sequence[str] = (),
-    ) -> PartnerErasure:
-        """Delete the person at Klaviyo by email and by the phone identity the output is set to use."""
-        return request_deletion(
-            http,
-            base_url=settings["base_url"],
-            headers=klaviyo_headers(settings["private_api_key"], settings["revision"]),
-            emails=identities.get("email", ()),
-            phones=identities.get(settings.get("phone_identifier") or "mobile_number", ()),
-            countries=countries,
-        )
 
     def _send_group(
         self,

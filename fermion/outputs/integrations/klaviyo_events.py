@@ -4,25 +4,22 @@ the event's message id (Klaviyo de-duplicates on it, so a re-send is harmless)."
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
-
-import httpx
 
 from fermion.outputs.integrations.base import (
     CredentialsRefused,
     DeliveryFailed,
     Outcome,
-    PartnerErasure,
     Record,
     SendContext,
     Setting,
     call,
     classify_response,
 )
-from fermion.outputs.integrations.klaviyo import REVISION, klaviyo_headers
-from fermion.outputs.integrations.klaviyo_privacy import DOMAIN, FORWARD_SETTING, request_deletion
+from fermion.outputs.integrations.klaviyo import REVISION, KlaviyoErasure, klaviyo_headers
+from fermion.outputs.integrations.klaviyo_privacy import FORWARD_SETTING
 from fermion.outputs.integrations.klaviyo_profile import PHONE_IDENTIFIERS, e164
 
 _PROFILE_SPECIALS = {
@@ -41,7 +38,7 @@ _LOCATION_SPECIALS = {
 }
 
 
-class KlaviyoEvents:
+class KlaviyoEvents(KlaviyoErasure):
     """Forwards events to Klaviyo as metrics on the user's profile."""
 
     name = "klaviyo_events"
@@ -59,24 +56,6 @@ class KlaviyoEvents:
         "forward_erasure": FORWARD_SETTING,
     }
     connection_settings: dict[str, Setting] = {}
-    erasure_domain = DOMAIN
-
-    def forward_erasure(
-        self,
-        settings: dict[str, Any],
-        identities: Mapping[str, Sequence[str]],
-        http: httpx.Client,
-        countries: Sequence[str] = (),
-    ) -> PartnerErasure:
-        """Delete the person at Klaviyo by the email and phone identities the output sends events with."""
-        return request_deletion(
-            http,
-            base_url=settings["base_url"],
-            headers=klaviyo_headers(settings["private_api_key"], settings["revision"]),
-            emails=identities.get(settings.get("email_identity_type") or "email", ()),
-            phones=identities.get(settings.get("phone_identifier") or "mobile_number", ()),
-            countries=countries,
-        )
 
     def send(self, settings: dict[str, Any], records: Sequence[Record], ctx: SendContext) -> list[Outcome]:
         """One Create Event call per event; a batch is delivered when all its events are."""
