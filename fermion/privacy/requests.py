@@ -229,15 +229,7 @@ class DsrRequests:
             values["completed_ms"] = now
             values["identities"] = json.dumps({name: "" for name in record.identities})
             values["forward_order"] = None
-        conn.execute(
-            update(dsr_requests)
-            .where(
-                dsr_requests.c.workspace_id == record.workspace_id,
-                dsr_requests.c.subject_request_id == record.subject_request_id,
-            )
-            .values(**values)
-        )
-        updated = self._read(conn, record.workspace_id, record.subject_request_id)
+        updated = self._update(conn, record, values)
         detail: dict[str, Any] = {"from": record.status}
         if status == COMPLETED:
             detail["receipts"] = updated.receipts
@@ -249,15 +241,7 @@ class DsrRequests:
     def progress(self, conn: Connection, record: DsrRecord, actor: str, changes: dict[str, Any]) -> DsrRecord:
         """Save an open request's progress (receipts so far, partners to retry and when) without a
         status change: no callback; the audit line names the partners still pending."""
-        conn.execute(
-            update(dsr_requests)
-            .where(
-                dsr_requests.c.workspace_id == record.workspace_id,
-                dsr_requests.c.subject_request_id == record.subject_request_id,
-            )
-            .values(**changes)
-        )
-        updated = self._read(conn, record.workspace_id, record.subject_request_id)
+        updated = self._update(conn, record, changes)
         pending = [e["name"] for e in updated.extensions if e.get("status") == "pending"]
         self.audit(conn, updated, actor, "forwarding_retry", {"pending": pending, "next_ms": updated.due_ms})
         return updated
@@ -315,6 +299,18 @@ class DsrRequests:
                 for url in record.callback_urls
             ],
         )
+
+    def _update(self, conn: Connection, record: DsrRecord, values: dict[str, Any]) -> DsrRecord:
+        """Write ``values`` to the request's row and read it back."""
+        conn.execute(
+            update(dsr_requests)
+            .where(
+                dsr_requests.c.workspace_id == record.workspace_id,
+                dsr_requests.c.subject_request_id == record.subject_request_id,
+            )
+            .values(**values)
+        )
+        return self._read(conn, record.workspace_id, record.subject_request_id)
 
     def _read(self, conn: Connection, workspace_id: int, subject_request_id: str) -> DsrRecord:
         row = conn.execute(
