@@ -51,6 +51,15 @@ def deliver(opened: Runtime) -> None:
     opened.outputs.runner.deliver_due()
 
 
+def klaviyo_output(
+    client: TestClient, headers: dict[str, str], klaviyo: FakeKlaviyo, **overrides: Any
+) -> dict[str, Any]:
+    """A Klaviyo audience output on the fake that uploads at once; ``overrides`` add or change settings."""
+    body = {"private_api_key": "pk_test", "base_url": klaviyo.url, "bulk_wait_s": 0, **overrides}
+    return dict(api(client, headers, "POST", "/outputs", {"name": "Klaviyo", "integration": "klaviyo",
+                                                          "settings": body}))  # fmt: skip
+
+
 def api(client: TestClient, headers: dict[str, str], method: str, path: str, body: Any = None) -> Any:
     """A Platform API call under the default workspace that must succeed."""
     response = client.request(method, f"/platform/v1/workspace/1{path}", json=body, headers=headers)

@@ -19,7 +19,7 @@ from tests.audiences.conftest import send
 from tests.compat.conftest import live_server
 from tests.factories import make_batch, make_event
 from tests.fakes.klaviyo import FakeKlaviyo
-from tests.outputs.conftest import api, run_pipeline
+from tests.outputs.conftest import api, klaviyo_output, run_pipeline
 from tests.privacy.conftest import v3_request
 from tests.privacy.test_callbacks import controller  # noqa: F401
 from tests.privacy.test_erasure import _scan
@@ -45,17 +45,7 @@ def _klaviyo_audience(
     client: TestClient, bearer: dict[str, str], klaviyo: FakeKlaviyo, **settings: Any
 ) -> dict[str, Any]:
     audience = api(client, bearer, "POST", "/audiences", {"name": "Emails", "criteria": HAS_EMAIL})
-    output = api(
-        client,
-        bearer,
-        "POST",
-        "/outputs",
-        {
-            "name": "Klaviyo",
-            "integration": "klaviyo",
-            "settings": {"private_api_key": "pk_test", "base_url": klaviyo.url, "bulk_wait_s": 0, **settings},
-        },
-    )
+    output = klaviyo_output(client, bearer, klaviyo, **settings)
     api(
         client,
         bearer,

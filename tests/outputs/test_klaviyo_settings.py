@@ -13,7 +13,7 @@ from fermion.runtime import Runtime
 from tests.audiences.conftest import send
 from tests.factories import make_batch
 from tests.fakes.klaviyo import FakeKlaviyo
-from tests.outputs.conftest import api, deliver, run_pipeline
+from tests.outputs.conftest import api, deliver, klaviyo_output, run_pipeline
 
 GOLD = {
     "type": "user_attribute",
@@ -32,9 +32,7 @@ def _connect(
 ) -> dict[str, Any]:
     audience = api(client, bearer, "POST", "/audiences",
                    {"name": "Gold", "external_name": "Gold members", "criteria": GOLD})  # fmt: skip
-    settings = {"private_api_key": "pk_test", "base_url": klaviyo.url, "bulk_wait_s": 0, **(output or {})}
-    created = api(client, bearer, "POST", "/outputs", {"name": "Klaviyo", "integration": "klaviyo",
-                                                       "settings": settings})  # fmt: skip
+    created = klaviyo_output(client, bearer, klaviyo, **(output or {}))
     api(client, bearer, "POST", "/connections", {"output_id": created["id"], "audience_id": audience["id"],
                                                  "settings": connection or {}})  # fmt: skip
     runtime.new_worker().drain()

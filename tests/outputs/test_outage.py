@@ -14,7 +14,7 @@ from tests.audiences.conftest import send
 from tests.factories import make_batch, make_event
 from tests.fakes.klaviyo import FakeKlaviyo
 from tests.fakes.webhook import WebhookReceiver
-from tests.outputs.conftest import api, deliver, run_pipeline
+from tests.outputs.conftest import api, deliver, klaviyo_output, run_pipeline
 
 EVERYONE = {
     "type": "user_attribute",
@@ -33,17 +33,7 @@ def test_an_hour_of_503s_loses_nothing_and_the_webhook_keeps_flowing(
     clock: FrozenClock,
 ) -> None:
     audience = api(client, bearer, "POST", "/audiences", {"name": "Planned", "criteria": EVERYONE})
-    k = api(
-        client,
-        bearer,
-        "POST",
-        "/outputs",
-        {
-            "name": "Klaviyo",
-            "integration": "klaviyo",
-            "settings": {"private_api_key": "pk_test", "base_url": klaviyo.url, "bulk_wait_s": 0},
-        },
-    )
+    k = klaviyo_output(client, bearer, klaviyo)
     api(client, bearer, "POST", "/connections", {"output_id": k["id"], "audience_id": audience["id"]})
     w = api(
         client,
